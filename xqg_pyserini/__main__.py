@@ -1,0 +1,3 @@
+from xqg_pyserini.cli import main
+
+raise SystemExit(main())

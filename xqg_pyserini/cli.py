@@ -1,0 +1,203 @@
+"""``xqg``: one small function per subcommand; each parses flags and calls the library."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from xqg_pyserini.errors import InputError
+
+
+def _encoder_args(parser: argparse.ArgumentParser, default_encoder: str | None = "e5-small") -> None:
+    group = parser.add_argument_group("encoder (Pyserini flag names)")
+    group.add_argument("--encoder", default=default_encoder,
+                       help="model name, HF id or local dir (default: %(default)s)")
+    group.add_argument("--encoder-class", default=None, help="registered encoder family (default: hf)")
+    group.add_argument("--tokenizer", default=None, help="tokenizer name or dir if not the encoder's")
+    group.add_argument("--pooling", choices=("cls", "mean"), default=None)
+    group.add_argument("--l2-norm", action=argparse.BooleanOptionalAction, default=None)
+    group.add_argument("--query-prefix", default=None, help='e.g. "query:" (joined to the text with a space)')
+    group.add_argument("--passage-prefix", default=None, help='e.g. "passage:"')
+    group.add_argument("--max-length", type=int, default=None, help="tokens per text (default: the model's)")
+    group.add_argument("--batch-size", type=int, default=None)
+    group.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ...")
+    group.add_argument("--fp16", action="store_true", default=None, help="half precision (CUDA)")
+    group.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), default=None)
+
+
+def _make_encoder(args: argparse.Namespace, recorded: dict[str, Any] | None = None):
+    """Encoder from flags; with ``recorded`` (an index's encoder), unset flags take its values."""
+    from xqg_pyserini.encode.base import create_encoder
+
+    flags = {key: getattr(args, key) for key in (
+        "tokenizer", "pooling", "l2_norm", "query_prefix", "passage_prefix", "max_length",
+        "batch_size", "device", "fp16", "dtype")}
+    encoder, encoder_class = args.encoder, args.encoder_class
+    if recorded and encoder is None:
+        encoder = recorded.get("encoder")
+        encoder_class = encoder_class or recorded.get("encoder_class")
+        for key in ("pooling", "l2_norm", "query_prefix", "passage_prefix"):
+            if flags[key] is None:
+                flags[key] = recorded.get(key)
+    if encoder is None:
+        raise InputError("no --encoder given and the index records none")
+    return create_encoder(encoder, encoder_class or "hf", **flags)
+
+
+def cmd_encode(args: argparse.Namespace) -> int:
+    from xqg_pyserini.encode.run import encode_file
+
+    store = encode_file(args.input, args.kind, _make_encoder(args), args.output,
+                        passage_template=args.passage_template)
+    print(f"{len(store.ids)} {args.kind} vectors of dim {store.dim} in {store.path}")
+    return 0
+
+
+def _langs(value: str | None) -> list[str] | None:
+    return [lang.strip() for lang in value.split(",") if lang.strip()] if value else None
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from xqg_pyserini.index.build import build_index
+
+    record = build_index(args.passages, args.output, generated=args.generated, alpha=args.alpha,
+                         fusion=args.fusion, langs=_langs(args.langs), per_lang=args.per_lang,
+                         index_type=args.index_type, hnsw_m=args.hnsw_m, ef_construction=args.ef_construction)
+    print(f"indexed {record['passages']['count']} passages (alpha={record['alpha']}, "
+          f"{record['queries_used']} generated queries, langs={','.join(record['langs']) or '-'}) in {args.output}")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from xqg_pyserini.io.topics import read_topics
+    from xqg_pyserini.search import index_provenance, search_to_file
+
+    recorded = index_provenance(args.index).get("encoder") or {}
+    topics = read_topics(args.topics)
+    encoder = _make_encoder(args, recorded)
+    search_to_file(args.index, args.topics, topics, encoder, args.output, hits=args.hits,
+                   threads=args.threads, tag=args.run_tag)
+    print(f"{len(topics)} queries searched; run written to {args.output}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from xqg_pyserini.evaluate.measures import parse_metrics, score_run
+    from xqg_pyserini.evaluate.tables import render
+    from xqg_pyserini.io.qrels import read_qrels
+    from xqg_pyserini.io.runs import read_run
+
+    metrics = parse_metrics(args.metrics)
+    qrels = read_qrels(args.qrels)
+    scores = [score_run(Path(path).name, read_run(path), qrels, metrics) for path in args.runs]
+    sys.stdout.write(render(scores, metrics, args.format))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from xqg_pyserini.experiments.demo import run_demo
+
+    flags = {key: getattr(args, key) for key in ("batch_size", "device")}
+    run_demo(Path(args.output), encoder=args.encoder, alpha=args.alpha, **flags)
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from xqg_pyserini.encode.models import resolve
+
+    print(resolve(args.name))
+    return 0
+
+
+def cmd_java(args: argparse.Namespace) -> int:
+    from xqg_pyserini.java import find_java
+
+    runtime = find_java()
+    if args.home:
+        print(runtime.home)
+    else:
+        print(f"Java {runtime.major} at {runtime.home} (from {runtime.source}); "
+              f"jdk.incubator.vector {'present' if runtime.has_vector_module else 'absent'}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="xqg", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("encode", help="encode passages, queries or generated queries into an embedding store")
+    p.add_argument("--input", required=True, help="corpus JSONL, topics TSV or generated-queries JSONL")
+    p.add_argument("--kind", required=True, choices=("passage", "query", "generated"))
+    p.add_argument("--output", required=True, help="embedding store dir")
+    p.add_argument("--passage-template", default="{title} {contents}",
+                   help="how a passage becomes text (default: %(default)r)")
+    _encoder_args(p)
+    p.set_defaults(func=cmd_encode)
+
+    p = sub.add_parser("index", help="fuse generated-query vectors into passages and write a FAISS index")
+    p.add_argument("--passages", required=True, help="passage embedding store (xqg encode --kind passage)")
+    p.add_argument("--generated", default=None, help="generated embedding store (xqg encode --kind generated)")
+    p.add_argument("--alpha", type=float, default=0.01, help="weight of the generated queries (default: %(default)s)")
+    p.add_argument("--fusion", choices=("sum", "mean"), default="sum")
+    p.add_argument("--langs", default=None, help="comma-separated subset of generated languages (default: all)")
+    p.add_argument("--per-lang", type=int, default=None, help="use the first N queries per language")
+    p.add_argument("--index-type", choices=("flat", "hnsw"), default="flat")
+    p.add_argument("--hnsw-m", type=int, default=32)
+    p.add_argument("--ef-construction", type=int, default=200)
+    p.add_argument("--output", required=True, help="index dir (Pyserini FAISS layout)")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("search", help="search an index with Pyserini's FaissSearcher; TREC run out")
+    p.add_argument("--index", required=True)
+    p.add_argument("--topics", required=True, help="TSV qid<TAB>query")
+    p.add_argument("--hits", type=int, default=100)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--run-tag", default=None, help="run tag (default: the output file's stem)")
+    p.add_argument("--output", required=True, help="TREC run file")
+    _encoder_args(p, default_encoder=None)
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("eval", help="score runs against qrels (ir-measures metric names)")
+    p.add_argument("--qrels", required=True)
+    p.add_argument("--runs", required=True, nargs="+")
+    p.add_argument("--metrics", default="R@100 MRR@10 nDCG@10")
+    p.add_argument("--format", choices=("md", "csv", "json"), default="md")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("demo", help="the whole pipeline on the bundled demo collection")
+    p.add_argument("--output", default="xqg-demo", help="where everything is left (default: %(default)s)")
+    p.add_argument("--encoder", default="e5-small")
+    p.add_argument("--alpha", type=float, default=0.01)
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--device", default=None)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("models", help="offline model checkpoints")
+    models = p.add_subparsers(dest="models_command", required=True)
+    q = models.add_parser("path", help="print the local checkpoint dir of a model name (exporting it once)")
+    q.add_argument("name")
+    q.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("java", help="show the Java runtime Pyserini will use")
+    p.add_argument("--home", action="store_true", help="print only its JAVA_HOME")
+    p.set_defaults(func=cmd_java)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (InputError, ValueError, KeyError) as err:
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        print(f"xqg {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    except RuntimeError as err:  # Java discovery, model loading
+        print(f"xqg {args.command}: error: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

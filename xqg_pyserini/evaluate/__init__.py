@@ -1,0 +1,1 @@
+"""Scoring runs: ir-measures metrics, tables."""

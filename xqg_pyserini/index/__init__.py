@@ -1,0 +1,1 @@
+"""Augmented dense indexes: fuse generated-query vectors into passage vectors, write FAISS."""

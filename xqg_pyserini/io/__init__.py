@@ -1,0 +1,1 @@
+"""Readers and writers for every file the pipeline passes between stages."""

@@ -1,0 +1,51 @@
+"""TREC run files: ``qid Q0 docid rank score tag``, scores as Pyserini writes them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from xqg_pyserini.errors import InputError
+from xqg_pyserini.io.atomic import atomic_file
+
+Run = dict[str, list[tuple[str, float]]]  # qid -> [(docid, score)] best first
+
+
+def write_run(run: Run, path: str | Path, tag: str) -> None:
+    if not tag or any(c.isspace() for c in tag):
+        raise InputError(f"run tag {tag!r} must be one non-empty word")
+    with atomic_file(path) as out:
+        for qid, hits in run.items():
+            for rank, (docid, score) in enumerate(hits, start=1):
+                out.write(f"{qid} Q0 {docid} {rank} {score:.6f} {tag}\n")
+
+
+def read_run(path: str | Path) -> Run:
+    """qid -> hits sorted by score, descending (ties keep file order)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("file not found", path=path)
+    run: Run = {}
+    seen: dict[tuple[str, str], int] = {}
+    with open(path, encoding="utf-8") as handle:
+        for line, raw in enumerate(handle, start=1):
+            fields = raw.split()
+            if not fields:
+                continue
+            if len(fields) != 6:
+                raise InputError(f"expected 6 columns 'qid Q0 docid rank score tag', got {len(fields)}",
+                                 path=path, line=line)
+            qid, _, docid, _, score, _ = fields
+            try:
+                value = float(score)
+            except ValueError:
+                raise InputError(f"score {score!r} is not a number", path=path, line=line) from None
+            if (qid, docid) in seen:
+                raise InputError(f"docid {docid} appears twice for query {qid} (first on line {seen[qid, docid]})",
+                                 path=path, line=line)
+            seen[qid, docid] = line
+            run.setdefault(qid, []).append((docid, value))
+    if not run:
+        raise InputError("run is empty", path=path)
+    for hits in run.values():
+        hits.sort(key=lambda hit: -hit[1])
+    return run

@@ -1,0 +1,39 @@
+"""Topics: TSV ``qid<TAB>query``, no header (Pyserini's TSV topic format)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from xqg_pyserini.errors import InputError
+from xqg_pyserini.io.atomic import atomic_file
+
+
+def read_topics(path: str | Path) -> dict[str, str]:
+    """qid -> query text, in file order."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("file not found", path=path)
+    topics: dict[str, str] = {}
+    with open(path, encoding="utf-8") as handle:
+        for line, raw in enumerate(handle, start=1):
+            raw = raw.rstrip("\n").rstrip("\r")
+            if not raw.strip():
+                continue
+            qid, sep, query = raw.partition("\t")
+            qid = qid.strip()
+            if not sep or not qid:
+                raise InputError("expected 'qid<TAB>query'", path=path, line=line)
+            if not query.strip():
+                raise InputError(f"query {qid!r} is empty", path=path, line=line)
+            if qid in topics:
+                raise InputError(f"duplicate qid {qid!r}", path=path, line=line)
+            topics[qid] = query.strip()
+    if not topics:
+        raise InputError("no topics", path=path)
+    return topics
+
+
+def write_topics(topics: dict[str, str], path: str | Path) -> None:
+    with atomic_file(path) as out:
+        for qid, query in topics.items():
+            out.write(f"{qid}\t{' '.join(query.split())}\n")
