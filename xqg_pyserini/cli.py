@@ -36,7 +36,9 @@ def _make_encoder(args: argparse.Namespace, recorded: dict[str, Any] | None = No
         "batch_size", "device", "fp16", "dtype")}
     encoder, encoder_class = args.encoder, args.encoder_class
     if recorded and encoder is None:
-        encoder = recorded.get("encoder")
+        # The exact checkpoint the index was built with, while it exists; else its name.
+        path = recorded.get("path")
+        encoder = path if path and Path(path).exists() else recorded.get("encoder")
         encoder_class = encoder_class or recorded.get("encoder_class")
         for key in ("pooling", "l2_norm", "query_prefix", "passage_prefix"):
             if flags[key] is None:
@@ -71,14 +73,17 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    from xqg_pyserini.io.embeddings import read_store
     from xqg_pyserini.io.topics import read_topics
     from xqg_pyserini.search import index_provenance, search_to_file
 
-    recorded = index_provenance(args.index).get("encoder") or {}
     topics = read_topics(args.topics)
-    encoder = _make_encoder(args, recorded)
+    if args.encoded_queries:
+        encoder, encoded = None, read_store(args.encoded_queries, kind="query")
+    else:
+        encoder, encoded = _make_encoder(args, index_provenance(args.index).get("encoder") or {}), None
     search_to_file(args.index, args.topics, topics, encoder, args.output, hits=args.hits,
-                   threads=args.threads, tag=args.run_tag)
+                   threads=args.threads, tag=args.run_tag, encoded=encoded)
     print(f"{len(topics)} queries searched; run written to {args.output}")
     return 0
 
@@ -155,6 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hits", type=int, default=100)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--run-tag", default=None, help="run tag (default: the output file's stem)")
+    p.add_argument("--encoded-queries", default=None,
+                   help="query embedding store (xqg encode --kind query) instead of encoding the topics")
     p.add_argument("--output", required=True, help="TREC run file")
     _encoder_args(p, default_encoder=None)
     p.set_defaults(func=cmd_search)

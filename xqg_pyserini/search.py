@@ -11,6 +11,7 @@ import numpy as np
 from xqg_pyserini.encode.base import Encoder
 from xqg_pyserini.errors import InputError
 from xqg_pyserini.index.build import PROVENANCE
+from xqg_pyserini.io.embeddings import EmbeddingStore
 from xqg_pyserini.io.runs import Run, write_run
 from xqg_pyserini.provenance import write_provenance
 
@@ -21,7 +22,7 @@ def index_provenance(index_dir: str | Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
-def _searcher(index_dir: Path, encoder: Encoder):
+def _searcher(index_dir: Path, encoder: Encoder | None):
     from xqg_pyserini.java import ensure_jvm
 
     ensure_jvm()
@@ -34,6 +35,8 @@ def _searcher(index_dir: Path, encoder: Encoder):
             self.has_model = True
 
         def encode(self, query: str, **_: Any) -> np.ndarray:
+            if encoder is None:
+                raise InputError("no query encoder given")
             return encoder.encode_queries([query])[0]
 
     for name in ("index", "docid"):
@@ -42,28 +45,45 @@ def _searcher(index_dir: Path, encoder: Encoder):
     return FaissSearcher(str(index_dir), _Adapter())
 
 
-def search(index_dir: str | Path, topics: dict[str, str], encoder: Encoder, hits: int = 100,
-           threads: int = 1, progress: bool = True) -> Run:
+def query_vectors(store: EmbeddingStore, topics: dict[str, str]) -> np.ndarray:
+    """Rows of a query embedding store for ``topics``, joined by qid."""
+    row_of = {qid: row for row, qid in enumerate(store.ids)}
+    missing = [qid for qid in topics if qid not in row_of]
+    if missing:
+        raise InputError(f"{len(missing)} topics have no encoded query (first: {missing[0]!r})", path=store.path)
+    return np.asarray(store.vectors)[[row_of[qid] for qid in topics]]
+
+
+def search(index_dir: str | Path, topics: dict[str, str], encoder: Encoder | None = None, hits: int = 100,
+           threads: int = 1, progress: bool = True, encoded: EmbeddingStore | None = None) -> Run:
+    """Rank with ``encoder`` on the topic texts, or with the pre-encoded queries of ``encoded``."""
     index_dir = Path(index_dir)
     searcher = _searcher(index_dir, encoder)
-    if searcher.dimension != encoder.dim:
-        raise InputError(f"index has dim {searcher.dimension} but the encoder gives {encoder.dim}", path=index_dir)
     qids = list(topics)
-    vectors = encoder.encode_queries([topics[q] for q in qids], progress=progress)
+    if encoded is not None:
+        vectors = query_vectors(encoded, topics)
+    elif encoder is not None:
+        vectors = encoder.encode_queries([topics[q] for q in qids], progress=progress)
+    else:
+        raise InputError("give a query encoder or encoded queries")
+    if searcher.dimension != vectors.shape[1]:
+        raise InputError(f"index has dim {searcher.dimension} but the queries have {vectors.shape[1]}",
+                         path=index_dir)
     results = searcher.batch_search(vectors, qids, k=hits, threads=threads)
     return {qid: [(hit.docid, float(hit.score)) for hit in results[qid]] for qid in qids}
 
 
-def search_to_file(index_dir: str | Path, topics_path: str | Path, topics: dict[str, str], encoder: Encoder,
+def search_to_file(index_dir: str | Path, topics_path: str | Path, topics: dict[str, str], encoder: Encoder | None,
                    output: str | Path, hits: int = 100, threads: int = 1, tag: str | None = None,
-                   progress: bool = True) -> Run:
+                   progress: bool = True, encoded: EmbeddingStore | None = None) -> Run:
     """Search and write ``output`` (TREC) plus ``output.json`` provenance."""
-    run = search(index_dir, topics, encoder, hits=hits, threads=threads, progress=progress)
+    run = search(index_dir, topics, encoder, hits=hits, threads=threads, progress=progress, encoded=encoded)
     tag = tag or Path(output).stem
     write_run(run, output, tag=tag)
     write_provenance(f"{output}.json", {
         "kind": "xqg-run", "index": str(Path(index_dir).resolve()), "index_provenance": index_provenance(index_dir),
         "topics": str(Path(topics_path).resolve()), "queries": len(topics), "hits": hits, "tag": tag,
-        "query_encoder": encoder.config(),
+        "query_encoder": encoded.meta.get("encoder") if encoded is not None else encoder.config(),
+        "encoded_queries": str(encoded.path.resolve()) if encoded is not None else None,
     })
     return run

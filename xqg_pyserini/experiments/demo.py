@@ -41,9 +41,10 @@ def run_demo(output: Path, encoder: str = "e5-small", alpha: float = 0.01, **enc
 
     print(f"[1/5] loading encoder {encoder}")
     model = create_encoder(encoder, **{k: v for k, v in encoder_flags.items() if v is not None})
-    print("[2/5] encoding passages and generated queries")
+    print("[2/5] encoding passages, generated queries and test queries")
     encode_file(data / "corpus.jsonl", "passage", model, output / "emb" / "passages")
     encode_file(data / "generated.jsonl", "generated", model, output / "emb" / "generated")
+    queries = encode_file(data / "topics.tsv", "query", model, output / "emb" / "queries")
     print("[3/5] building the plain and the augmented index")
     indexes = {
         "plain": build_index(output / "emb" / "passages", output / "indexes" / "plain", alpha=0.0),
@@ -53,8 +54,8 @@ def run_demo(output: Path, encoder: str = "e5-small", alpha: float = 0.01, **enc
     print("[4/5] searching both indexes")
     runs = {}
     for name in indexes:
-        runs[name] = search_to_file(output / "indexes" / name, data / "topics.tsv", topics, model,
-                                    output / "runs" / f"{name}.trec", hits=100)
+        runs[name] = search_to_file(output / "indexes" / name, data / "topics.tsv", topics, None,
+                                    output / "runs" / f"{name}.trec", hits=100, encoded=queries)
     print("[5/5] evaluating")
     scores = [score_run(name, run, qrels, METRICS) for name, run in runs.items()]
     langs = sorted({_lang(qid) for qid in topics})
