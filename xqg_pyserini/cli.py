@@ -89,15 +89,87 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from xqg_pyserini.evaluate.measures import parse_metrics, score_run
-    from xqg_pyserini.evaluate.tables import render
+    from xqg_pyserini.evaluate.rkt import parse_rkt
+    from xqg_pyserini.evaluate.significance import compare
+    from xqg_pyserini.evaluate.suite import language_of, run_name, score_files, split_metrics
+    from xqg_pyserini.evaluate.tables import leaderboard
+    from xqg_pyserini.io.answers import read_answers
+    from xqg_pyserini.io.corpus import read_corpus
     from xqg_pyserini.io.qrels import read_qrels
+
+    standard, rkt = split_metrics(args.metrics)
+    metrics = [m for m in args.metrics.replace(",", " ").split()]
+    qrels = read_qrels(args.qrels) if args.qrels else None
+    answers = read_answers(args.answers) if args.answers else None
+    corpus = read_corpus(args.corpus) if args.corpus else None
+    scores = score_files(args.runs, metrics, qrels=qrels, answers=answers, corpus=corpus)
+    lang_of = language_of(answers, args.lang_sep)
+    tests = None
+    if args.baseline:
+        names = [s.name for s in scores]
+        wanted = run_name(args.baseline)
+        if wanted not in names:
+            raise InputError(f"--baseline {args.baseline!r} is not among the runs ({', '.join(names)})")
+        base = scores[names.index(wanted)]
+        tests = compare(base, scores, metrics, n_permutations=args.permutations, seed=args.seed,
+                        correction=args.correction, alpha=args.significance_level,
+                        by_lang=lang_of if args.per_lang else None,
+                        macro={m: lang_of for m in metrics if parse_rkt(m) is not None})
+    sys.stdout.write(leaderboard(scores, metrics, baseline=run_name(args.baseline) if args.baseline else None,
+                                 tests=tests, fmt=args.format, by_lang=lang_of if args.per_lang else None))
+    if tests and args.format == "md":
+        print(f"\n† p <= {args.significance_level} vs {run_name(args.baseline)}: two-sided paired Fisher "
+              f"randomization test, {args.permutations} permutations, seed {args.seed}, "
+              f"correction: {args.correction}.")
+    return 0
+
+
+def cmd_predictions(args: argparse.Namespace) -> int:
+    from xqg_pyserini.io.answers import read_answers, write_predictions
+    from xqg_pyserini.io.corpus import read_corpus
     from xqg_pyserini.io.runs import read_run
 
-    metrics = parse_metrics(args.metrics)
-    qrels = read_qrels(args.qrels)
-    scores = [score_run(Path(path).name, read_run(path), qrels, metrics) for path in args.runs]
-    sys.stdout.write(render(scores, metrics, args.format))
+    write_predictions(read_run(args.run), read_corpus(args.corpus), read_answers(args.answers), args.output,
+                      hits=args.hits)
+    print(f"official prediction JSON written to {args.output}")
+    return 0
+
+
+def cmd_align(args: argparse.Namespace) -> int:
+    from xqg_pyserini.evaluate import align
+    from xqg_pyserini.evaluate.tables import render_rows
+    from xqg_pyserini.io.embeddings import read_store
+    from xqg_pyserini.io.qrels import read_qrels
+    from xqg_pyserini.io.topics import read_topics
+    from xqg_pyserini.search import index_provenance, query_vectors
+
+    if len(args.index) != 2:
+        raise InputError("give --index twice: the plain index, then the augmented one")
+    topics, qrels = read_topics(args.topics), read_qrels(args.qrels)
+    if args.encoded_queries:
+        vectors = query_vectors(read_store(args.encoded_queries, kind="query"), topics)
+    else:
+        encoder = _make_encoder(args, index_provenance(args.index[0]).get("encoder") or {})
+        vectors = encoder.encode_queries(list(topics.values()), progress=True)
+    (plain_ids, plain), (aug_ids, augmented) = (align.index_vectors(path) for path in args.index)
+    if plain_ids != aug_ids:
+        raise InputError("the two indexes hold different docids (or orders)", path=args.index[1])
+    qids = list(topics)
+    before = align.align(vectors, qids, plain_ids, plain, qrels)
+    after = align.align(vectors, qids, aug_ids, augmented, qrels)
+    if not before:
+        raise InputError("no topic has a relevant passage in the index", path=args.qrels)
+    lang_of = lambda qid: qid.split(args.lang_sep, 1)[0] if args.lang_sep else "all"
+    out = Path(args.output)
+    align.write_per_query(out / "per_query.csv", before, after, lang_of)
+    summaries = align.summarize(before, after, lang_of)
+    align.write_summary(out / "per_language.csv", summaries)
+    align.plot_margins(out / "margins.png", before, after, lang_of)
+    header = ["lang", "queries", "margin plain", "margin xQG", "median plain", "median xQG", "improved"]
+    rows = [[s.lang, s.queries, *(f"{v:.4f}" for v in (*s.mean_margin, *s.median_margin)),
+             f"{100 * s.share_margin_improved:.1f}%"] for s in summaries]
+    sys.stdout.write(render_rows(header, rows))
+    print(f"per-query and per-language CSV and margins.png in {out}")
     return 0
 
 
@@ -166,12 +238,40 @@ def build_parser() -> argparse.ArgumentParser:
     _encoder_args(p, default_encoder=None)
     p.set_defaults(func=cmd_search)
 
-    p = sub.add_parser("eval", help="score runs against qrels (ir-measures metric names)")
-    p.add_argument("--qrels", required=True)
-    p.add_argument("--runs", required=True, nargs="+")
-    p.add_argument("--metrics", default="R@100 MRR@10 nDCG@10")
-    p.add_argument("--format", choices=("md", "csv", "json"), default="md")
+    p = sub.add_parser("eval", help="score runs (ir-measures names and R@kt), Fisher tests, leaderboards")
+    p.add_argument("--runs", required=True, nargs="+", help="TREC runs, or official prediction JSON (R@kt only)")
+    p.add_argument("--qrels", default=None, help="TREC qrels (for ir-measures metrics)")
+    p.add_argument("--metrics", default="R@100 MRR@10 nDCG@10",
+                   help="ir-measures names and R@Nkt, e.g. 'R@100 MRR@10 nDCG@10 R@2kt R@5kt'")
+    p.add_argument("--answers", default=None, help="answers.jsonl {id, lang, answers} or XOR-TyDi dev jsonl (R@kt)")
+    p.add_argument("--corpus", default=None, help="corpus JSONL: passage texts for R@kt")
+    p.add_argument("--baseline", default=None, help="run (path or name) every other run is tested against")
+    p.add_argument("--per-lang", action="store_true", help="one column per query language, plus Avg")
+    p.add_argument("--lang-sep", default="-", help="query language = qid prefix up to this, unless --answers has it")
+    p.add_argument("--permutations", type=int, default=10_000)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--correction", choices=("none", "holm", "bonferroni"), default="none")
+    p.add_argument("--significance-level", type=float, default=0.05)
+    p.add_argument("--format", choices=("md", "tex", "csv", "json"), default="md")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("predictions", help="export a run as XOR-TyDi's official prediction JSON")
+    p.add_argument("--run", required=True)
+    p.add_argument("--corpus", required=True)
+    p.add_argument("--answers", required=True)
+    p.add_argument("--hits", type=int, default=100)
+    p.add_argument("--output", required=True)
+    p.set_defaults(func=cmd_predictions)
+
+    p = sub.add_parser("align", help="query-passage cosine alignment, plain vs augmented index")
+    p.add_argument("--index", action="append", required=True, help="give twice: plain, then augmented")
+    p.add_argument("--topics", required=True)
+    p.add_argument("--qrels", required=True)
+    p.add_argument("--encoded-queries", default=None, help="query embedding store instead of encoding the topics")
+    p.add_argument("--lang-sep", default="-", help="query language = qid up to this separator ('' = one group)")
+    p.add_argument("--output", required=True, help="dir for per_query.csv, per_language.csv, margins.png")
+    _encoder_args(p, default_encoder=None)
+    p.set_defaults(func=cmd_align)
 
     p = sub.add_parser("demo", help="the whole pipeline on the bundled demo collection")
     p.add_argument("--output", default="xqg-demo", help="where everything is left (default: %(default)s)")

@@ -32,4 +32,5 @@ def test_eval_cli_one_row_per_run(tmp_path, capsys):
     (tmp_path / "b.trec").write_text("q1 Q0 d2 1 2.0 b\nq1 Q0 d1 2 1.0 b\n")
     assert main(["eval", "--qrels", str(tmp_path / "qrels"), "--runs", str(tmp_path / "a.trec"),
                  str(tmp_path / "b.trec"), "--metrics", "MRR@10 R@100", "--format", "csv"]) == 0
-    assert capsys.readouterr().out.splitlines() == ["run,MRR@10,R@100", "a.trec,0.7500,1.0000", "b.trec,0.2500,0.5000"]
+    assert capsys.readouterr().out.splitlines() == ["run,baseline,MRR@10,R@100", "a,false,0.7500,1.0000",
+                                                    "b,false,0.2500,0.5000"]

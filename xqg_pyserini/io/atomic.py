@@ -11,14 +11,16 @@ from typing import Iterator
 
 
 @contextmanager
-def atomic_file(path: str | Path, mode: str = "w", encoding: str | None = "utf-8") -> Iterator:
+def atomic_file(path: str | Path, mode: str = "w", encoding: str | None = "utf-8",
+                newline: str | None = None) -> Iterator:
     """Open a temp file next to ``path``; it replaces ``path`` only if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        with open(tmp, mode, encoding=None if "b" in mode else encoding) as handle:
+        binary = "b" in mode
+        with open(tmp, mode, encoding=None if binary else encoding, newline=None if binary else newline) as handle:
             yield handle
         os.replace(tmp, path)
     except BaseException:
