@@ -52,7 +52,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
     from xqg_pyserini.encode.run import encode_file
 
     store = encode_file(args.input, args.kind, _make_encoder(args), args.output,
-                        passage_template=args.passage_template)
+                        passage_template=args.passage_template, generated_field=args.generated_field)
     print(f"{len(store.ids)} {args.kind} vectors of dim {store.dim} in {store.path}")
     return 0
 
@@ -210,12 +210,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True, help="embedding store dir")
     p.add_argument("--passage-template", default="{title} {contents}",
                    help="how a passage becomes text (default: %(default)r)")
+    p.add_argument("--generated-field", choices=("generated_queries", "generated_passages"),
+                   default="generated_queries",
+                   help="with --kind generated: queries (query encoder) or translated passages (passage encoder)")
     _encoder_args(p)
     p.set_defaults(func=cmd_encode)
 
     p = sub.add_parser("index", help="fuse generated-query vectors into passages and write a FAISS index")
     p.add_argument("--passages", required=True, help="passage embedding store (xqg encode --kind passage)")
-    p.add_argument("--generated", default=None, help="generated embedding store (xqg encode --kind generated)")
+    p.add_argument("--generated", action="append", default=None,
+                   help="generated embedding store (xqg encode --kind generated); repeat to fuse several (QG+PG)")
     p.add_argument("--alpha", type=float, default=0.01, help="weight of the generated queries (default: %(default)s)")
     p.add_argument("--fusion", choices=("sum", "mean"), default="sum")
     p.add_argument("--langs", default=None, help="comma-separated subset of generated languages (default: all)")

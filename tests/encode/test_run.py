@@ -65,3 +65,14 @@ def test_killed_run_resumes_to_identical_vectors(tmp_path, encoder, monkeypatch)
     assert resumed.ids == whole.ids
     assert np.asarray(resumed.vectors).tobytes() == np.asarray(whole.vectors).tobytes()
     assert not (tmp_path / ".resumed.partial").exists()
+
+
+def test_generated_passages_use_the_passage_encoder(tmp_path, tiny_xlmr):
+    from helpers import write_jsonl
+
+    enc = HFEncoder(str(tiny_xlmr), pooling="mean", l2_norm=True, query_prefix="query:", passage_prefix="passage:")
+    path = write_jsonl(tmp_path / "pg.jsonl", [{"docid": "d1", "generated_passages": {"de": ["Ein Text über Vulkane."]}}])
+    store = encode_file(path, "generated", enc, tmp_path / "pg", progress=False, generated_field="generated_passages")
+    assert store.ids == ["d1\tde\t0"] and store.meta["generated_field"] == "generated_passages"
+    np.testing.assert_allclose(store.vectors[0], enc.encode_passages(["Ein Text über Vulkane."])[0], atol=1e-6)
+    assert not np.allclose(store.vectors[0], enc.encode_queries(["Ein Text über Vulkane."])[0], atol=1e-3)

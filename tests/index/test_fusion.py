@@ -103,3 +103,19 @@ def test_index_refuses_mismatched_encoders_and_bad_alpha(tmp_path):
     with pytest.raises(InputError, match="alpha"):
         build_index(p, tmp_path / "x", alpha=1.5)
     assert not (tmp_path / "x").exists()
+
+
+def test_several_generated_stores_are_summed_together(tmp_path):
+    p, g = _stores(tmp_path)
+    extra = RNG.normal(size=(2, 4)).astype(np.float32)
+    write_store(tmp_path / "pg", ["d3\tde\t0", "d1\tde\t0"], extra,
+                {"kind": "generated", "generated_field": "generated_passages",
+                 "encoder": {"encoder": "m", "pooling": "mean", "l2_norm": True, "dim": 4}})
+    record = build_index(p, tmp_path / "both", generated=[g, tmp_path / "pg"], alpha=0.1)
+    import faiss
+
+    got = faiss.read_index(str(tmp_path / "both" / "index")).reconstruct_n(0, 3)
+    expected, _ = fuse(P_IDS, P, [*KEYS, ("d3", "de", 0), ("d1", "de", 0)], np.vstack([G, extra]), alpha=0.1)
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+    assert record["queries_used"] == 7 and [d["field"] for d in record["generated"]] == ["generated_queries",
+                                                                                         "generated_passages"]

@@ -23,10 +23,12 @@ from xqg_pyserini.io.topics import read_topics
 from xqg_pyserini.provenance import versions
 
 DEFAULT_TEMPLATE = "{title} {contents}"
+QUERIES_FIELD, PASSAGES_FIELD = "generated_queries", "generated_passages"
 CHUNK = 1024
 
 
-def load_texts(path: str | Path, kind: str, passage_template: str = DEFAULT_TEMPLATE) -> tuple[list[str], list[str]]:
+def load_texts(path: str | Path, kind: str, passage_template: str = DEFAULT_TEMPLATE,
+               generated_field: str = QUERIES_FIELD) -> tuple[list[str], list[str]]:
     """``(ids, texts)`` to encode from an input file of the given kind."""
     if kind == "passage":
         passages = read_corpus(path)
@@ -35,7 +37,7 @@ def load_texts(path: str | Path, kind: str, passage_template: str = DEFAULT_TEMP
         topics = read_topics(path)
         return list(topics), list(topics.values())
     if kind == "generated":
-        generated = read_generated(path)
+        generated = read_generated(path, field=generated_field)
         return [f"{g.docid}\t{g.lang}\t{g.rank}" for g in generated], [g.text for g in generated]
     raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
 
@@ -50,14 +52,19 @@ def _sha256(path: Path) -> str:
 
 def encode_file(input_path: str | Path, kind: str, encoder: Encoder, output: str | Path,
                 passage_template: str = DEFAULT_TEMPLATE, chunk_size: int = CHUNK,
-                progress: bool = True) -> EmbeddingStore:
+                progress: bool = True, generated_field: str = QUERIES_FIELD) -> EmbeddingStore:
+    """Generated queries are encoded as queries; generated passages (translations) as passages."""
     from tqdm.auto import tqdm
 
+    if generated_field not in (QUERIES_FIELD, PASSAGES_FIELD):
+        raise ValueError(f"generated field must be {QUERIES_FIELD} or {PASSAGES_FIELD}, not {generated_field!r}")
     input_path, output = Path(input_path), Path(output)
-    ids, texts = load_texts(input_path, kind, passage_template)
+    ids, texts = load_texts(input_path, kind, passage_template, generated_field)
     settings: dict[str, Any] = {"kind": kind, "encoder": encoder.config()}
     if kind == "passage":
         settings["passage_template"] = passage_template
+    if kind == "generated":
+        settings["generated_field"] = generated_field
     fingerprint = hashlib.sha256(
         json.dumps({**settings, "input_sha256": _sha256(input_path)}, sort_keys=True).encode()
     ).hexdigest()
@@ -73,7 +80,8 @@ def encode_file(input_path: str | Path, kind: str, encoder: Encoder, output: str
     work.mkdir(parents=True, exist_ok=True)
     stamp.write_text(fingerprint)
 
-    encode = encoder.encode_passages if kind == "passage" else encoder.encode_queries
+    as_passages = kind == "passage" or (kind == "generated" and generated_field == PASSAGES_FIELD)
+    encode = encoder.encode_passages if as_passages else encoder.encode_queries
     starts = range(0, len(texts), chunk_size)
     chunk_paths = [work / f"chunk-{i:06d}.npy" for i in range(len(starts))]
     done = sum(min(chunk_size, len(texts) - s) for s, p in zip(starts, chunk_paths) if p.exists())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -41,11 +41,16 @@ def _same_encoder(passages: dict[str, Any], generated: dict[str, Any]) -> list[s
     return [k for k in keys if a.get(k) != b.get(k)]
 
 
-def build_index(passages: str | Path, output: str | Path, generated: str | Path | None = None,
+def build_index(passages: str | Path, output: str | Path,
+                generated: str | Path | Sequence[str | Path] | None = None,
                 alpha: float = 0.01, fusion: str = "sum", langs: Iterable[str] | None = None,
                 per_lang: int | None = None, index_type: str = "flat", hnsw_m: int = 32,
                 ef_construction: int = 200) -> dict[str, Any]:
-    """Write the index dir atomically and return its provenance record."""
+    """Write the index dir atomically and return its provenance record.
+
+    ``generated``: one embedding store or several (e.g. generated queries and generated
+    passages); the sum runs over the selected rows of all of them.
+    """
     import faiss
 
     if not 0 <= alpha <= 1:
@@ -64,20 +69,30 @@ def build_index(passages: str | Path, output: str | Path, generated: str | Path 
     }
     if index_type == "hnsw":
         record["hnsw"] = {"M": hnsw_m, "efConstruction": ef_construction}
-    if generated is None:
+    sources = [] if generated is None else [generated] if isinstance(generated, (str, Path)) else list(generated)
+    if not sources:
         vectors = np.array(pstore.vectors, dtype=np.float32)
-        record.update(generated=None, langs=[], per_lang=None, queries_used=0, passages_augmented=0)
+        record.update(generated=None, langs=[], per_lang=per_lang, queries_used=0, passages_augmented=0)
     else:
-        gstore = read_store(generated, kind="generated")
-        check_finite(np.asarray(gstore.vectors), [k.split("\t")[0] for k in gstore.ids], gstore.path / "embeddings.npy")
-        mismatch = _same_encoder(pstore.meta, gstore.meta)
-        if mismatch:
-            raise InputError(f"passages and generated queries were encoded differently ({', '.join(mismatch)})",
-                             path=gstore.path)
-        keys = gstore.generated_keys()
-        vectors, stats = fuse(pstore.ids, pstore.vectors, keys, gstore.vectors, alpha, fusion, langs, per_lang,
-                              source=str(gstore.path / "ids.tsv"))
-        record.update(generated={"path": str(gstore.path.resolve()), "count": len(keys), "input": gstore.meta.get("input")},
+        keys, parts, described = [], [], []
+        for source in sources:
+            gstore = read_store(source, kind="generated")
+            check_finite(np.asarray(gstore.vectors), [k.split("\t")[0] for k in gstore.ids],
+                         gstore.path / "embeddings.npy")
+            mismatch = _same_encoder(pstore.meta, gstore.meta)
+            if mismatch:
+                raise InputError(f"passages and generated texts were encoded differently ({', '.join(mismatch)})",
+                                 path=gstore.path)
+            if gstore.dim != pstore.dim:
+                raise InputError(f"generated vectors have dim {gstore.dim}, passages {pstore.dim}", path=gstore.path)
+            keys += gstore.generated_keys()
+            parts.append(np.asarray(gstore.vectors))
+            described.append({"path": str(gstore.path.resolve()), "count": len(gstore.ids),
+                              "input": gstore.meta.get("input"),
+                              "field": gstore.meta.get("generated_field", "generated_queries")})
+        vectors, stats = fuse(pstore.ids, pstore.vectors, keys, np.concatenate(parts), alpha, fusion, langs,
+                              per_lang, source=", ".join(str(Path(d["path"]) / "ids.tsv") for d in described))
+        record.update(generated=described if len(described) > 1 else described[0],
                       langs=sorted(stats.queries_per_lang), per_lang=per_lang, **asdict(stats))
     index = _faiss_index(vectors, index_type, hnsw_m, ef_construction)
     record["versions"] = versions()
