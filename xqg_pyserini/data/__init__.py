@@ -1,4 +1,4 @@
-"""Datasets: the bundled demo collection."""
+"""Datasets: the bundled demo collection, and converters of XQuAD / MLQA into retrieval sets with oracles."""
 
 from __future__ import annotations
 
