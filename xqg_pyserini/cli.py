@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from xqg_pyserini.errors import InputError
+from xqg_pyserini.generate import cli as generate_cli
 
 
 def _encoder_args(parser: argparse.ArgumentParser, default_encoder: str | None = "e5-small") -> None:
@@ -78,6 +79,13 @@ def cmd_search(args: argparse.Namespace) -> int:
     from xqg_pyserini.search import index_provenance, search_to_file
 
     topics = read_topics(args.topics)
+    if args.sparse:
+        from xqg_pyserini.search_sparse import sparse_search_to_file
+
+        sparse_search_to_file(args.index, args.topics, topics, args.output, hits=args.hits, k1=args.k1, b=args.b,
+                              threads=args.threads, tag=args.run_tag, progress=True)
+        print(f"{len(topics)} queries searched (BM25 k1={args.k1} b={args.b}); run written to {args.output}")
+        return 0
     if args.encoded_queries:
         encoder, encoded = None, read_store(args.encoded_queries, kind="query")
     else:
@@ -85,6 +93,38 @@ def cmd_search(args: argparse.Namespace) -> int:
     search_to_file(args.index, args.topics, topics, encoder, args.output, hits=args.hits,
                    threads=args.threads, tag=args.run_tag, encoded=encoded)
     print(f"{len(topics)} queries searched; run written to {args.output}")
+    return 0
+
+
+def cmd_index_sparse(args: argparse.Namespace) -> int:
+    from xqg_pyserini.index.sparse import build_sparse_index
+
+    record = build_sparse_index(args.corpus, args.output, generated=args.generated, langs=_langs(args.langs),
+                                per_lang=args.per_lang, field=args.generated_field, analyzer=args.analyzer,
+                                tokenizer=args.tokenizer, passage_template=args.passage_template,
+                                threads=args.threads, progress=not args.no_progress)
+    print(f"Lucene index of {record['documents']} documents ({record['queries_used']} generated texts, "
+          f"analyzer {record['analyzer']}) in {args.output}")
+    return 0
+
+
+def cmd_pretokenize(args: argparse.Namespace) -> int:
+    from xqg_pyserini.search_sparse import pretokenize_topics
+
+    info = pretokenize_topics(args.topics, args.output, args.index)
+    print(f"{info['written']} of {info['topics']} topics written to {args.output}; search them with "
+          f"python -m pyserini.search.lucene --index {args.index} --topics {args.output} --bm25 "
+          f"{' '.join(info['pyserini_flags'])}")
+    return 0
+
+
+def cmd_fuse(args: argparse.Namespace) -> int:
+    from xqg_pyserini.fuse import fuse_files
+
+    weights = [float(w) for w in args.weights.replace(",", " ").split()] if args.weights else None
+    run = fuse_files(args.runs, args.output, method=args.method, norm=args.norm, weights=weights, k=args.k,
+                     hits=args.hits, tag=args.run_tag)
+    print(f"{len(args.runs)} runs fused ({args.method}) over {len(run)} queries; written to {args.output}")
     return 0
 
 
@@ -193,6 +233,15 @@ def cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_experiment(args: argparse.Namespace) -> int:
+    from xqg_pyserini.experiments.runner import run_experiment
+
+    summary = run_experiment(args.config, args.output, progress=not args.no_progress, data_dir=args.data,
+                             command=" ".join(["xqg", *sys.argv[1:]]))
+    print(f"summary: {summary}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from xqg_pyserini.experiments.demo import run_demo
 
@@ -223,6 +272,8 @@ def cmd_java(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="xqg", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+
+    generate_cli.add_parser(sub)
 
     p = sub.add_parser("encode", help="encode passages, queries or generated queries into an embedding store")
     p.add_argument("--input", required=True, help="corpus JSONL, topics TSV or generated-queries JSONL")
@@ -259,8 +310,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--encoded-queries", default=None,
                    help="query embedding store (xqg encode --kind query) instead of encoding the topics")
     p.add_argument("--output", required=True, help="TREC run file")
+    sparse = p.add_argument_group("sparse (a Lucene index from xqg index-sparse)")
+    sparse.add_argument("--sparse", action="store_true", help="BM25 with Pyserini's LuceneSearcher")
+    sparse.add_argument("--k1", type=float, default=0.9, help="BM25 k1 (default: %(default)s)")
+    sparse.add_argument("--b", type=float, default=0.4, help="BM25 b (default: %(default)s)")
     _encoder_args(p, default_encoder=None)
     p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("index-sparse", help="Lucene index of passages expanded with generated texts (doc2query)")
+    p.add_argument("--corpus", required=True, help="corpus JSONL")
+    p.add_argument("--generated", default=None, help="generated JSONL or shard-set dir (default: no expansion)")
+    p.add_argument("--generated-field", choices=("generated_queries", "generated_passages"),
+                   default="generated_queries")
+    p.add_argument("--langs", default=None, help="comma-separated subset of generated languages (default: all)")
+    p.add_argument("--per-lang", type=int, default=None, help="use the first N texts per language")
+    p.add_argument("--analyzer", default="subword",
+                   help="subword (default: e5-small's multilingual sentencepiece, queries alike), whitespace, "
+                        "en/default, or a Lucene language analyzer code (ar, ja, zh, ...)")
+    p.add_argument("--tokenizer", default="e5-small", help="subword tokenizer: model name or dir")
+    p.add_argument("--passage-template", default="{title} {contents}")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--output", required=True, help="Lucene index dir")
+    p.set_defaults(func=cmd_index_sparse)
+
+    p = sub.add_parser("pretokenize", help="topics analyzed as a subword index analyzes them (for Pyserini's CLI)")
+    p.add_argument("--index", required=True, help="Lucene index from xqg index-sparse")
+    p.add_argument("--topics", required=True)
+    p.add_argument("--output", required=True, help="TSV topics for pyserini.search.lucene --pretokenized")
+    p.set_defaults(func=cmd_pretokenize)
+
+    p = sub.add_parser("fuse", help="fuse TREC runs with ranx (RRF, CombSUM, ...), e.g. dense + BM25")
+    p.add_argument("--runs", nargs="+", required=True)
+    p.add_argument("--method", choices=("rrf", "combsum", "combmnz", "combmax"), default="rrf")
+    p.add_argument("--norm", choices=("min-max", "max", "sum", "zmuv", "rank", "borda", "none"), default="min-max",
+                   help="score normalization before comb* (ignored by rrf; default: %(default)s)")
+    p.add_argument("--weights", default=None, help="one weight per run, e.g. '0.7 0.3' (default: equal)")
+    p.add_argument("--k", type=float, default=60, help="RRF k (default: %(default)s)")
+    p.add_argument("--hits", type=int, default=1000)
+    p.add_argument("--run-tag", default=None)
+    p.add_argument("--output", required=True)
+    p.set_defaults(func=cmd_fuse)
 
     p = sub.add_parser("eval", help="score runs (ir-measures names and R@kt), Fisher tests, leaderboards")
     p.add_argument("--runs", required=True, nargs="+", help="TREC runs, or official prediction JSON (R@kt only)")
@@ -312,6 +402,13 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--inputs", nargs="+", required=True)
     q.add_argument("--output", required=True)
     q.set_defaults(func=cmd_data)
+
+    p = sub.add_parser("experiment", help="run a grid of xQG runs from a YAML config: leaderboard, tests, plots")
+    p.add_argument("config", help="experiment YAML (see configs/)")
+    p.add_argument("--output", default=None, help="output dir (default: the config's output)")
+    p.add_argument("--data", default=None, help="dataset dir from `xqg data` (default: the config's data)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_experiment)
 
     p = sub.add_parser("demo", help="the whole pipeline on the bundled demo collection")
     p.add_argument("--output", default="xqg-demo", help="where everything is left (default: %(default)s)")

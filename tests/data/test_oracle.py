@@ -35,17 +35,15 @@ def check_qg_oracle(out: Path) -> int:
     seen = 0
     for f in range(k):
         got = {row["docid"]: row["generated_queries"] for row in rows(out / "oracle" / "qg" / f"fold-{f}.jsonl")}
-        # the fold property, stated on ids: no held-out question (in any language) is a generated
-        # query of fold f, unless a kept question of that passage has the very same text
-        for docid, by_lang in got.items():
-            assert "en" not in by_lang
-            for lang, queries in by_lang.items():
-                held = {text_of[lang][q] for q in questions_of[docid] if q in text_of[lang] and fold_of[q] == f}
-                kept = {text_of[lang][q] for q in questions_of[docid] if q in text_of[lang] and fold_of[q] != f}
-                assert not (set(queries) & held) - kept
-        # and exactly the kept questions, in the passage's order, every language, every passage
         for docid, qids in questions_of.items():
-            expected = {lang: [text_of[lang][q] for q in qids if q in text_of[lang] and fold_of[q] != f]
+            # the fold property: no held-out question's text (in any language, up to case) is a
+            # generated query of its passage in fold f
+            held = {text_of[lang][q].strip().casefold() for lang in langs for q in qids
+                    if q in text_of[lang] and fold_of[q] == f}
+            assert not {t.strip().casefold() for queries in got.get(docid, {}).values() for t in queries} & held
+            # and every other question, in the passage's order, every language, every passage
+            expected = {lang: [text_of[lang][q] for q in qids if q in text_of[lang] and fold_of[q] != f
+                               and text_of[lang][q].strip().casefold() not in held]
                         for lang in langs if lang != "en"}
             expected = {lang: queries for lang, queries in expected.items() if queries}
             assert got.get(docid, {}) == expected, (f, docid)
@@ -77,6 +75,11 @@ def test_qg_fold_rows_leave_out_the_fold():
     assert qg_fold_rows(["p1", "p2", "p3"], questions_of, texts, fold_of, 1) == [
         {"docid": "p1", "generated_queries": {"ar": ["ا؟"], "de": ["A?"]}},
     ]
+    # a different question with the same text as a held-out one (up to case) is left out as well
+    texts["de"]["c"] = "a? "
+    questions_of["p1"].append("c")
+    assert qg_fold_rows(["p1"], questions_of, texts, fold_of, 0) == [
+        {"docid": "p1", "generated_queries": {"de": ["B?"]}}]
     assert pg_rows(["p1", "p2"], {"p2": {"de": ["x"], "ar": []}}) == [
         {"docid": "p2", "generated_passages": {"de": ["x"]}}]
 
@@ -88,8 +91,8 @@ def test_xquad_qg_oracle_folds(data_dir, tmp_path, passage_words):
     seen = check_qg_oracle(out)
     # every non-English question augments its passage(s) in k-1 of the k folds
     assert seen == sum(stats["oracle"]["qg"]["folds"][f"fold-{f}"]["queries"] for f in range(5))
-    if passage_words is None:
-        assert seen == 1190 * 10 * 4
+    if passage_words is None:  # each question augments its passage in 4 of 5 folds, less same-text duplicates
+        assert 0.99 * 1190 * 10 * 4 < seen < 1190 * 10 * 4
     assert stats["oracle"]["qg"]["questions_per_fold"] == [238] * 5
 
 
@@ -98,7 +101,7 @@ def test_mlqa_qg_oracle_folds(data_dir, tmp_path):
     stats = convert_mlqa(data_dir / "mlqa-r", out, oracle_folds=3, seed=7)
     seen = check_qg_oracle(out)
     translated = sum(stats["per_language"][lang]["topics"] for lang in stats["languages"] if lang != "en")
-    assert seen == translated * 2
+    assert 0.99 * translated * 2 < seen <= translated * 2
     folds = json.loads((out / "oracle" / "qg" / "folds.json").read_text("utf-8"))
     assert (folds["k"], folds["seed"], len(folds["fold_of"])) == (3, 7, 1148)
 

@@ -5,7 +5,10 @@
   questions written in ``L`` whose question id is *not* in fold ``f``. Searching fold ``f``'s
   index with fold ``f``'s questions (any language) therefore never meets a passage augmented
   with the question itself or any of its translations; the per-fold runs are merged into one
-  run (every question id is in exactly one fold).
+  run (every question id is in exactly one fold). SQuAD-style data also holds *different*
+  questions with the same text (two annotators asking "Who won Super Bowl XLIX?" of one
+  paragraph), so a query whose text equals, up to case and surrounding space, the text of any of
+  the passage's held-out questions is left out too.
 * PG oracle: a passage's human translation(s) in each language, in the
   ``generated_passages`` schema.
 """
@@ -44,16 +47,22 @@ def qg_fold_rows(docids: Sequence[str], questions_of: Mapping[str, Sequence[str]
     """
     rows = []
     for docid in docids:
+        held_out = {_key(written[qid]) for written in texts.values() for qid in questions_of.get(docid, ())
+                    if qid in written and fold_of[qid] == fold}
         by_lang: dict[str, list[str]] = {}
         for lang in sorted(texts):
             written = texts[lang]
             queries = [written[qid] for qid in questions_of.get(docid, ())
-                       if qid in written and fold_of[qid] != fold]
+                       if qid in written and fold_of[qid] != fold and _key(written[qid]) not in held_out]
             if queries:
                 by_lang[lang] = queries
         if by_lang:
             rows.append({"docid": docid, QUERIES_FIELD: by_lang})
     return rows
+
+
+def _key(text: str) -> str:
+    return text.strip().casefold()
 
 
 def pg_rows(docids: Sequence[str], passages_of: Mapping[str, Mapping[str, Sequence[str]]]) -> list[dict]:

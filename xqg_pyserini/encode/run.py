@@ -18,9 +18,9 @@ from xqg_pyserini.encode.base import Encoder
 from xqg_pyserini.io.atomic import atomic_file
 from xqg_pyserini.io.corpus import read_corpus
 from xqg_pyserini.io.embeddings import KINDS, EmbeddingStore, check_finite, read_store, write_store
-from xqg_pyserini.io.generated import read_generated
+from xqg_pyserini.io.generated import generated_sha256, read_generated
 from xqg_pyserini.io.topics import read_topics
-from xqg_pyserini.provenance import versions
+from xqg_pyserini.provenance import file_sha256, versions
 
 DEFAULT_TEMPLATE = "{title} {contents}"
 QUERIES_FIELD, PASSAGES_FIELD = "generated_queries", "generated_passages"
@@ -42,14 +42,6 @@ def load_texts(path: str | Path, kind: str, passage_template: str = DEFAULT_TEMP
     raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def encode_file(input_path: str | Path, kind: str, encoder: Encoder, output: str | Path,
                 passage_template: str = DEFAULT_TEMPLATE, chunk_size: int = CHUNK,
                 progress: bool = True, generated_field: str = QUERIES_FIELD) -> EmbeddingStore:
@@ -66,7 +58,7 @@ def encode_file(input_path: str | Path, kind: str, encoder: Encoder, output: str
     if kind == "generated":
         settings["generated_field"] = generated_field
     fingerprint = hashlib.sha256(
-        json.dumps({**settings, "input_sha256": _sha256(input_path)}, sort_keys=True).encode()
+        json.dumps({**settings, "input_sha256": generated_sha256(input_path) if kind == "generated" else file_sha256(input_path)}, sort_keys=True).encode()
     ).hexdigest()
     if (output / "meta.json").is_file():
         existing = read_store(output)

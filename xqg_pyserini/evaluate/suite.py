@@ -47,7 +47,7 @@ def score_files(paths: Sequence[str | Path], metrics: Sequence[str], qrels: Qrel
         name = run_name(path)
         if Path(path).suffix == ".json":
             if standard:
-                raise InputError(f"a prediction file has passage texts, not docids: only R@kt applies", path=path)
+                raise InputError("a prediction file has passage texts, not docids: only R@kt applies", path=path)
             scores = Scores(name=name, per_query={}, mean={})
             by_k = evaluate_rkt_predictions(read_predictions(path), answers, ks)
         else:

@@ -1,18 +1,27 @@
 """Generated queries: one JSONL row per passage, the schema of ielab/xor-tydi-xqg-augmented.
 
 ``{"docid": "...", "generated_queries": {"ar": ["...", ...], "ja": [...]}}``
+(translated passages: the same under ``generated_passages``).
+
+A generated input is a JSONL file or a *shard set*: the dir ``xqg generate`` writes, with
+``shard-I-of-N.jsonl`` files listed by ``manifest-I-of-N.json``; its shards in order are the
+merged file, so both read (and hash) the same.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable, Iterator
 
 from xqg_pyserini.errors import InputError
 from xqg_pyserini.io.jsonl import read_jsonl, require_str
+from xqg_pyserini.provenance import file_sha256
 
 FIELD = "generated_queries"
+MANIFEST_PATTERN = re.compile(r"manifest-(\d+)-of-(\d+)\.json")
 
 
 @dataclass(frozen=True)
@@ -27,14 +36,15 @@ class GeneratedText:
 
 def read_generated(path: str | Path, field: str = FIELD) -> list[GeneratedText]:
     """Every generated text in file order; bad rows and duplicate docids raise InputError."""
-    path = Path(path)
+    source = Path(path)
     texts: list[GeneratedText] = []
-    first_line: dict[str, int] = {}
-    for line, row in read_jsonl(path):
+    first_line: dict[str, tuple[Path, int]] = {}
+    for path, line, row in iter_generated(source, located=True):
         docid = require_str(row, "docid", path, line)
         if docid in first_line:
-            raise InputError(f"duplicate docid {docid!r} (first on line {first_line[docid]})", path=path, line=line)
-        first_line[docid] = line
+            first_path, first = first_line[docid]
+            raise InputError(f"duplicate docid {docid!r} (first in {first_path.name} line {first})", path=path, line=line)
+        first_line[docid] = (path, line)
         by_lang = row.get(field)
         if not isinstance(by_lang, dict):
             raise InputError(f"field {field!r} must be an object of language -> list of texts", path=path, line=line)
@@ -46,7 +56,7 @@ def read_generated(path: str | Path, field: str = FIELD) -> list[GeneratedText]:
                     raise InputError(f"{field}[{lang!r}][{rank}] is empty", path=path, line=line)
                 texts.append(GeneratedText(docid, lang, rank, text))
     if not texts:
-        raise InputError(f"no {field} in file", path=path)
+        raise InputError(f"no {field} in file", path=source)
     return texts
 
 
@@ -56,3 +66,56 @@ def select(texts: Iterable[GeneratedText], langs: Iterable[str] | None = None,
     wanted = set(langs) if langs else None
     return [t for t in texts
             if (wanted is None or t.lang in wanted) and (per_lang is None or t.rank < per_lang)]
+
+
+def shard_set_manifests(output_dir: str | Path) -> list[dict[str, Any]]:
+    """The manifests of a complete, consistent shard set, in shard order; otherwise InputError."""
+    output_dir = Path(output_dir)
+    if not output_dir.is_dir():
+        raise InputError("not a directory", path=output_dir)
+    found: dict[int, dict[str, Any]] = {}
+    counts = set()
+    for path in sorted(output_dir.glob("manifest-*-of-*.json")):
+        match = MANIFEST_PATTERN.fullmatch(path.name)
+        if match:
+            counts.add(int(match.group(2)))
+            found[int(match.group(1))] = json.loads(path.read_text(encoding="utf-8"))
+    if not found:
+        raise InputError("no generation manifests (manifest-I-of-N.json) here", path=output_dir)
+    if len(counts) > 1:
+        raise InputError(f"shards of different splits ({', '.join(map(str, sorted(counts)))}-way) are mixed here",
+                         path=output_dir)
+    count = counts.pop()
+    missing = [i for i in range(count) if i not in found]
+    unfinished = [i for i, m in sorted(found.items()) if m.get("status") != "complete"]
+    if missing or unfinished:
+        raise InputError(f"shard set is incomplete: missing shards {missing or '-'}, unfinished shards "
+                         f"{unfinished or '-'} of {count}", path=output_dir)
+    manifests = [found[i] for i in range(count)]
+    if len({m["run_fingerprint"] for m in manifests}) > 1:
+        raise InputError("the shards here were generated with different settings", path=output_dir)
+    for manifest in manifests:
+        if not (output_dir / manifest["file"]).is_file():
+            raise InputError(f"shard file {manifest['file']} is missing", path=output_dir)
+    return manifests
+
+
+def generated_files(path: str | Path) -> list[Path]:
+    """The JSONL file itself, or a shard set's shard files in order."""
+    path = Path(path)
+    return [path / m["file"] for m in shard_set_manifests(path)] if path.is_dir() else [path]
+
+
+def iter_generated(path: str | Path, located: bool = False) -> Iterator[Any]:
+    """Rows of a generated JSONL file or a shard set, in corpus order.
+
+    With ``located=True`` yields ``(file, line, row)`` so readers can point at bad rows.
+    """
+    for file in generated_files(path):
+        for line, row in read_jsonl(file):
+            yield (file, line, row) if located else row
+
+
+def generated_sha256(path: str | Path) -> str:
+    """sha256 of a generated JSONL file, or of a shard set's shards concatenated (= its merged file's)."""
+    return file_sha256(*generated_files(path))

@@ -1,0 +1,124 @@
+"""The Lucene rows of docs/REPORT.md: BM25, BM25 + xQG expansion, hybrids with the dense runs.
+
+Uses the dataset and settings of an experiment config (``configs/*.yaml``) and the dense runs that
+``xqg experiment`` wrote, so every row is evaluated on the same topics with the same oracle folds:
+
+* ``bm25``: English passages only (the cross-lingual failure case);
+* ``bm25-qg``: passages expanded with the QG oracle, one index per fold, each searched only with
+  that fold's held-out questions, runs merged (as the dense QG arm);
+* ``bm25-pg``: passages expanded with their human translations (the PG oracle);
+* hybrids: ``xqg fuse`` (ranx) of a dense run with a BM25 run, CombSUM over min-max-normalized
+  scores and RRF (k = 60), equal weights.
+
+Everything is tested against ``--baseline`` (default: the first ``--dense`` run) with ``xqg eval``.
+
+    python tools/lucene_rows.py --config configs/xquad-alignment.yaml \\
+        --dense dense=experiments/xquad-alignment/runs/plain.trec \\
+        --dense dense-xqg=experiments/xquad-alignment/runs/<tag>.trec --output experiments/xquad-lucene
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from xqg_pyserini.cli import main as xqg
+from xqg_pyserini.experiments.config import load_config
+from xqg_pyserini.experiments.dataset import load_dataset
+from xqg_pyserini.fuse import fuse_files
+from xqg_pyserini.index.sparse import build_sparse_index
+from xqg_pyserini.io.runs import Run, read_run, write_run
+from xqg_pyserini.io.topics import write_topics
+from xqg_pyserini.search_sparse import sparse_search
+
+
+def bm25_run(index: Path, topics: dict[str, str], hits: int) -> Run:
+    return sparse_search(index, topics, hits=hits, k1=0.9, b=0.4)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", required=True, type=Path)
+    parser.add_argument("--dense", action="append", default=[], help="NAME=RUN: a dense run to report and fuse")
+    parser.add_argument("--output", required=True, type=Path)
+    parser.add_argument("--baseline", default=None, help="NAME of the run to test against (default: the first --dense)")
+    args = parser.parse_args()
+
+    names = [item.split("=", 1)[0] for item in args.dense]
+    if not names or any("=" not in item for item in args.dense):
+        parser.error("give at least one --dense NAME=RUN")
+    baseline = args.baseline or names[0]
+    config = load_config(args.config)
+    data = load_dataset(config)
+    out = args.output
+    (out / "indexes").mkdir(parents=True, exist_ok=True)
+    (out / "runs").mkdir(parents=True, exist_ok=True)
+    root, langs, hits = config.data, list(config.target_langs), config.hits
+    write_topics(data.topics, out / "topics.tsv")
+    with open(out / "qrels.txt", "w", encoding="utf-8") as handle:
+        for qid, judged in data.qrels.items():
+            handle.writelines(f"{qid} 0 {docid} {rel}\n" for docid, rel in judged.items())
+
+    runs: dict[str, Path] = {}
+    corpus = root / "corpus.jsonl"
+    index = out / "indexes" / "bm25"
+    if not index.exists():
+        build_sparse_index(corpus, index, progress=False)
+    runs["bm25"] = out / "runs" / "bm25.trec"
+    write_run(bm25_run(index, data.topics, hits), runs["bm25"], tag="bm25")
+
+    merged: Run = {}
+    for fold in data.folds:
+        index = out / "indexes" / f"bm25-qg-fold{fold}"
+        if not index.exists():
+            build_sparse_index(corpus, index, generated=root / "oracle" / "qg" / f"fold-{fold}.jsonl", langs=langs,
+                               progress=False)
+        merged.update(bm25_run(index, {q: data.topics[q] for q in data.fold_topics(fold)}, hits))
+    runs["bm25-qg"] = out / "runs" / "bm25-qg.trec"
+    write_run({q: merged[q] for q in data.topics}, runs["bm25-qg"], tag="bm25-qg")
+
+    if (root / "oracle" / "pg.jsonl").is_file():
+        index = out / "indexes" / "bm25-pg"
+        if not index.exists():
+            build_sparse_index(corpus, index, generated=root / "oracle" / "pg.jsonl", field="generated_passages",
+                               langs=langs, progress=False)
+        runs["bm25-pg"] = out / "runs" / "bm25-pg.trec"
+        write_run(bm25_run(index, data.topics, hits), runs["bm25-pg"], tag="bm25-pg")
+
+    dense = {}
+    for item in args.dense:  # copied under the given name, so tables name it so
+        name, path = item.split("=", 1)
+        dense[name] = out / "runs" / f"{name}.trec"
+        write_run(read_run(path), dense[name], tag=name)
+        runs[name] = dense[name]
+    for name in dense:
+        for sparse in ("bm25", "bm25-qg"):
+            for method, norm in (("combsum", "min-max"), ("rrf", None)):
+                tag = f"{name}+{sparse}-{method}"
+                runs[tag] = out / "runs" / f"{tag}.trec"
+                fuse_files([dense[name], runs[sparse]], runs[tag], method=method, norm=norm, hits=hits, tag=tag)
+
+    for name, path in runs.items():
+        if read_run(path).keys() - data.topics.keys():
+            raise SystemExit(f"{path}: holds topics outside the experiment's")
+    metrics = " ".join(config.metrics)
+    common = ["eval", "--qrels", str(out / "qrels.txt"), "--runs", *map(str, runs.values()),
+              "--baseline", str(runs[baseline]), "--metrics", metrics, "--answers", str(root / "answers.jsonl"),
+              "--corpus", str(corpus), "--permutations", str(config.significance.permutations),
+              "--seed", str(config.significance.seed)]
+    for fmt, name in (("md", "leaderboard.md"), ("csv", "leaderboard.csv")):
+        with open(out / name, "w", encoding="utf-8") as handle:
+            stdout, sys.stdout = sys.stdout, handle
+            try:
+                status = xqg(common + ["--format", fmt])
+            finally:
+                sys.stdout = stdout
+        if status:
+            return status
+    print((out / "leaderboard.md").read_text(encoding="utf-8"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Cross-lingual generation: generators behind one interface, and the sharded resumable runner."""

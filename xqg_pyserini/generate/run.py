@@ -1,0 +1,405 @@
+"""Run a generator over a corpus: sharded, resumable, deterministic output files.
+
+An output dir holds a *shard set*::
+
+    shard-00000-of-00003.jsonl           rows {"docid", "generated_queries": {lang: [...]}}, corpus order
+    manifest-0-of-3.json                 settings, counts, status (complete / incomplete)
+    shard-00001-of-00003.jsonl.partial   a shard in progress (gone once the shard is complete)
+    shard-00001-of-00003.jsonl.lock      held while a process works on that shard
+
+Shard ``i`` of ``n`` holds the contiguous corpus range ``[i*N//n, (i+1)*N//n)``, so shards
+0..n-1 concatenated are the corpus order, and a 3-way run merged is byte-identical to a 1-way run.
+Rows carry ``generated_passages`` instead when the generator's ``output`` is ``"passages"``.
+
+Determinism: request ``(docid, lang)`` is sampled with ``request_seed(seed, docid, lang)`` and
+generators must not let batch composition change a request's outputs.
+
+Resuming: a shard's requests are listed passage by passage (all languages of a passage together)
+and cut into fixed batches ``requests[k*B:(k+1)*B]``. After each batch, the passages whose
+languages are all done are appended to the ``.partial`` file (flush + fsync), one line each.
+A rerun reads that file, drops a torn last line, and restarts at the batch holding the first
+missing passage; the batches are the same as in an uninterrupted run, so the output is
+byte-identical. The ``.partial`` file starts with a header naming the settings; a rerun with other
+settings (generator config, langs, per_lang, seed, corpus content) stops with an error unless
+``overwrite=True``, which discards the old work. The batch size is recorded, not part of that
+check: outputs depend only on (model, request). A finished shard with the same settings is
+returned as it is; one process at a time may work on a shard (an flock on its ``.lock`` file).
+
+Cleaning, per passage and language: outputs are stripped of surrounding whitespace, empty ones
+dropped, exact duplicates removed (first kept), at most ``per_lang`` kept; all counted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from xqg_pyserini.errors import InputError
+from xqg_pyserini.generate.base import OUTPUT_FIELDS, Generator, Request, check_langs, request_seed
+from xqg_pyserini.io.atomic import atomic_file
+from xqg_pyserini.io.corpus import Passage, read_corpus
+from xqg_pyserini.io.generated import (  # noqa: F401 (iter_generated, generated_sha256: API)
+    MANIFEST_PATTERN, generated_sha256, iter_generated, shard_set_manifests)
+from xqg_pyserini.provenance import file_sha256, write_provenance
+
+SHARD_FILE = "shard-{index:05d}-of-{count:05d}.jsonl"
+MANIFEST_FILE = "manifest-{index}-of-{count}.json"
+PARTIAL_SUFFIX = ".partial"
+STATS = ("generated", "duplicates_removed", "empty_dropped", "over_limit")  # per record, in this order
+COUNTERS = ("requested", "generated", "kept", "duplicates_removed", "empty_dropped", "over_limit",
+            "requests_without_output")
+
+
+def shard_range(total: int, index: int, count: int) -> range:
+    """Corpus positions of shard ``index`` of ``count``: a contiguous range."""
+    return range(index * total // count, (index + 1) * total // count)
+
+
+def clean_outputs(outputs: Sequence[str], limit: int) -> tuple[list[str], dict[str, int]]:
+    """Strip, drop empties, drop exact duplicates (keep first), keep at most ``limit``."""
+    kept: list[str] = []
+    seen: set[str] = set()
+    stats = {"generated": len(outputs), "duplicates_removed": 0, "empty_dropped": 0, "over_limit": 0}
+    for text in outputs:
+        if not isinstance(text, str):
+            raise TypeError(f"generator returned {type(text).__name__} instead of str: {text!r}")
+        text = text.strip()
+        if not text:
+            stats["empty_dropped"] += 1
+        elif text in seen:
+            stats["duplicates_removed"] += 1
+        elif len(kept) >= limit:
+            stats["over_limit"] += 1
+        else:
+            seen.add(text)
+            kept.append(text)
+    return kept, stats
+
+
+def _fingerprint(settings: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+class _Counts:
+    """Per-language counters, summed into a total."""
+
+    def __init__(self, langs: Sequence[str]):
+        self.passages = 0
+        self.per_lang = {lang: dict.fromkeys(COUNTERS, 0) for lang in langs}
+
+    def add_passage(self, requested: int, results: dict[str, tuple[list[str], dict[str, int]]]) -> None:
+        self.passages += 1
+        for lang, (kept, stats) in results.items():
+            counts = self.per_lang[lang]
+            counts["requested"] += requested
+            counts["kept"] += len(kept)
+            counts["requests_without_output"] += stats["generated"] == 0
+            for key in STATS:
+                counts[key] += stats[key]
+
+    def as_dict(self) -> dict[str, Any]:
+        total = {key: sum(c[key] for c in self.per_lang.values()) for key in COUNTERS}
+        return {"passages": self.passages, **total, "per_lang": self.per_lang}
+
+
+class _ShardRun:
+    """One shard of one run: its files, settings and progress."""
+
+    def __init__(self, output_dir: Path, index: int, count: int, settings: dict[str, Any]):
+        self.dir = output_dir
+        self.index, self.count = index, count
+        self.settings = settings
+        self.run_fingerprint = _fingerprint({k: v for k, v in settings.items() if k != "shard"})
+        self.fingerprint = _fingerprint(settings)
+        self.shard = output_dir / SHARD_FILE.format(index=index, count=count)
+        self.manifest = output_dir / MANIFEST_FILE.format(index=index, count=count)
+        self.partial = self.shard.with_name(self.shard.name + PARTIAL_SUFFIX)
+
+    def finished_manifest(self, overwrite: bool) -> dict[str, Any] | None:
+        """The manifest of an identical finished run, or None when there is work to do."""
+        if not self.manifest.is_file():
+            return None
+        manifest = json.loads(self.manifest.read_text(encoding="utf-8"))
+        if manifest.get("status") != "complete" or not self.shard.is_file():
+            return None
+        if manifest.get("fingerprint") == self.fingerprint:
+            self.partial.unlink(missing_ok=True)  # left by a kill between the manifest and the cleanup
+            return manifest
+        if not overwrite:
+            raise InputError(f"holds a finished shard made with other settings "
+                             f"({_differences(manifest, self.settings)}); use another output dir or overwrite",
+                             path=self.manifest)
+        return None
+
+    def check_neighbours(self, overwrite: bool) -> None:
+        """Refuse (or, with overwrite, remove) files of a different run in the same dir."""
+        for path in sorted(self.dir.glob("manifest-*-of-*.json")):
+            match = MANIFEST_PATTERN.fullmatch(path.name)
+            if not match or path == self.manifest:
+                continue
+            other = json.loads(path.read_text(encoding="utf-8"))
+            index, count = int(match.group(1)), int(match.group(2))
+            if count == self.count and other.get("run_fingerprint") == self.run_fingerprint:
+                continue
+            if not overwrite:
+                what = (f"a {count}-way split" if count != self.count else _differences(other, self.settings))
+                raise InputError(f"the output dir holds shards of a different run ({what}); "
+                                 "use another output dir or overwrite", path=path)
+            stale = self.dir / SHARD_FILE.format(index=index, count=count)
+            for file in (stale, stale.with_name(stale.name + PARTIAL_SUFFIX), path):
+                file.unlink(missing_ok=True)
+
+    def resume(self, passages: Sequence[Passage], langs: Sequence[str], overwrite: bool,
+               counts: _Counts) -> int:
+        """Passages already in the partial file (their counts added); starts the file if needed."""
+        done = 0
+        if self.partial.is_file():
+            done = self._read_partial(passages, langs, overwrite, counts)
+        if done == 0 and not self._has_header():
+            header = {"xqg_partial": 1, "fingerprint": self.fingerprint, "settings": self.settings}
+            with open(self.partial, "w", encoding="utf-8") as out:
+                out.write(json.dumps(header, ensure_ascii=False, sort_keys=True) + "\n")
+                out.flush()
+                os.fsync(out.fileno())
+        return done
+
+    def _has_header(self) -> bool:
+        return self.partial.is_file() and self.partial.stat().st_size > 0
+
+    def _read_partial(self, passages: Sequence[Passage], langs: Sequence[str], overwrite: bool,
+                      counts: _Counts) -> int:
+        with open(self.partial, "rb") as handle:
+            data = handle.read()
+        lines = data.split(b"\n")
+        header = _parse(lines[0]) if len(lines) > 1 else None  # no newline yet: torn header
+        if header is None:
+            self.partial.unlink()
+            return 0
+        if header.get("fingerprint") != self.fingerprint:
+            if not overwrite:
+                raise InputError("an unfinished run with other settings "
+                                 f"({_differences(header, self.settings)}) is here; rerun its command to resume "
+                                 "it, or overwrite to discard it", path=self.partial)
+            self.partial.unlink()
+            return 0
+        good_bytes = len(lines[0]) + 1
+        done = 0
+        # The last element is what follows the final newline: a torn line, or b"".
+        for raw in lines[1:-1]:
+            record = _parse(raw)
+            if record is None or done >= len(passages) or record.get("docid") != passages[done].docid:
+                break
+            self._count(record, langs, counts)
+            good_bytes += len(raw) + 1
+            done += 1
+        if good_bytes != len(data):
+            with open(self.partial, "r+b") as handle:
+                handle.truncate(good_bytes)
+                handle.flush()
+                os.fsync(handle.fileno())
+        return done
+
+    def _count(self, record: dict[str, Any], langs: Sequence[str], counts: _Counts) -> None:
+        field = self.settings["output"]
+        counts.add_passage(self.settings["per_lang"], {
+            lang: (record[field][lang], dict(zip(STATS, record["stats"][lang]))) for lang in langs})
+
+    def finalize(self) -> str:
+        """Partial records -> the shard file (atomically); returns its sha256."""
+        field = self.settings["output"]
+        digest = hashlib.sha256()
+        with open(self.partial, encoding="utf-8") as records, atomic_file(self.shard) as out:
+            next(records)  # header
+            for line in records:
+                record = json.loads(line)
+                row = json.dumps({"docid": record["docid"], field: record[field]}, ensure_ascii=False) + "\n"
+                digest.update(row.encode("utf-8"))
+                out.write(row)
+        return digest.hexdigest()
+
+
+def _record_line(docid: str, field: str, langs: Sequence[str],
+                 results: dict[str, tuple[list[str], dict[str, int]]]) -> str:
+    """A partial-file line: the output row plus the counts the manifest needs after a resume."""
+    return json.dumps({"docid": docid, field: {lang: results[lang][0] for lang in langs},
+                       "stats": {lang: [results[lang][1][key] for key in STATS] for lang in langs}},
+                      ensure_ascii=False) + "\n"
+
+
+def _parse(raw: bytes) -> dict[str, Any] | None:
+    try:
+        value = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _differences(recorded: dict[str, Any], settings: dict[str, Any]) -> str:
+    old = recorded.get("settings", recorded)
+    changed = [key for key in settings if key != "shard" and old.get(key) != settings[key]]
+    return "differs in " + ", ".join(changed) if changed else "different settings"
+
+
+def _check_arguments(generator: Generator, langs: Sequence[str], per_lang: int, shard: tuple[int, int],
+                     batch_size: int) -> tuple[list[str], str]:
+    """Validated languages and the output field; InputError for bad values."""
+    index, count = shard
+    if count < 1 or not 0 <= index < count:
+        raise InputError(f"shard must be (i, n) with 0 <= i < n, not {shard}")
+    if per_lang < 1:
+        raise InputError(f"per_lang must be at least 1, not {per_lang}")
+    if batch_size < 1:
+        raise InputError(f"batch_size must be at least 1, not {batch_size}")
+    try:
+        langs = check_langs(list(langs), getattr(generator, "languages", None))
+    except ValueError as err:
+        raise InputError(str(err)) from None
+    if len(set(langs)) != len(langs):
+        raise InputError(f"repeated language code in {','.join(langs)}")
+    field = OUTPUT_FIELDS.get(getattr(generator, "output", "queries"))
+    if field is None:
+        raise ValueError(f"generator output must be one of {', '.join(OUTPUT_FIELDS)}")
+    return langs, field
+
+
+@contextmanager
+def _exclusive(lock: Path) -> Iterator[None]:
+    """One process per shard: a second one would interleave lines in the partial file."""
+    import fcntl
+
+    with open(lock, "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise InputError("another process is generating this shard", path=lock) from None
+        try:
+            yield
+        finally:
+            lock.unlink(missing_ok=True)
+
+
+def generate_corpus(corpus_path: str | Path, generator: Generator, langs: Sequence[str], per_lang: int,
+                    output_dir: str | Path, shard: tuple[int, int] = (0, 1), batch_size: int = 16, seed: int = 42,
+                    progress: bool = True, overwrite: bool = False) -> dict[str, Any]:
+    """Generate ``per_lang`` outputs per passage and language for one shard; returns its manifest.
+
+    Rerunning a finished shard with the same settings returns its manifest without work.
+    """
+    corpus_path, output_dir = Path(corpus_path), Path(output_dir)
+    langs, field = _check_arguments(generator, langs, per_lang, shard, batch_size)
+    index, count = shard
+    corpus = read_corpus(corpus_path)
+    positions = shard_range(len(corpus), index, count)
+    passages = [corpus[p] for p in positions]
+    settings = {"generator": generator.config(), "output": field, "langs": langs, "per_lang": per_lang,
+                "seed": seed, "corpus_sha256": file_sha256(corpus_path), "shard": [index, count]}
+    output_dir.mkdir(parents=True, exist_ok=True)
+    run = _ShardRun(output_dir, index, count, settings)
+    run.check_neighbours(overwrite)
+    finished = run.finished_manifest(overwrite)
+    if finished is not None:
+        return finished
+
+    with _exclusive(run.shard.with_name(run.shard.name + ".lock")):
+        counts = _Counts(langs)
+        done = run.resume(passages, langs, overwrite, counts)
+        record: dict[str, Any] = {
+            "kind": "xqg-generated-shard", "status": "incomplete",
+            "shard": {"index": index, "count": count, "layout": "contiguous",
+                      "corpus_range": [positions.start, positions.stop]},
+            "file": run.shard.name, **{k: v for k, v in settings.items() if k != "shard"},
+            "batch_size": batch_size, "corpus": {"path": str(corpus_path.resolve()), "passages": len(corpus)},
+            "fingerprint": run.fingerprint, "run_fingerprint": run.run_fingerprint,
+        }
+        write_provenance(run.manifest, {**record, "counts": counts.as_dict()})
+        _generate_batches(run, generator, passages, done, counts, batch_size, progress)
+
+        record["sha256"] = run.finalize()
+        record["status"] = "complete"
+        report = getattr(generator, "report", None)
+        if callable(report):
+            record["generator_report"] = report({p.docid for p in corpus})
+        write_provenance(run.manifest, {**record, "counts": counts.as_dict()})
+        run.partial.unlink()
+    return json.loads(run.manifest.read_text(encoding="utf-8"))
+
+
+def _generate_batches(run: _ShardRun, generator: Generator, passages: Sequence[Passage], done: int,
+                      counts: _Counts, batch_size: int, progress: bool) -> None:
+    """Generate passages ``done:`` in fixed batches, appending each completed passage to the partial file."""
+    from tqdm.auto import tqdm
+
+    langs, per_lang, seed = run.settings["langs"], run.settings["per_lang"], run.settings["seed"]
+    field = run.settings["output"]
+    requests = [(k, lang) for k in range(len(passages)) for lang in langs]
+    pending: dict[int, dict[str, tuple[list[str], dict[str, int]]]] = {}
+    next_row = done
+    # The batch holding the first missing request: the same cut as an uninterrupted run.
+    first_batch = done * len(langs) // batch_size * batch_size if done < len(passages) else len(requests)
+    with open(run.partial, "a", encoding="utf-8") as out, \
+            tqdm(total=len(passages), initial=done, desc=f"generate shard {run.index}/{run.count}",
+                 unit="passage", disable=not progress) as bar:
+        for start in range(first_batch, len(requests), batch_size):
+            batch = requests[start:start + batch_size]
+            outputs = generator.generate([
+                Request(docid=passages[k].docid, title=passages[k].title, text=passages[k].contents, lang=lang,
+                        n=per_lang, seed=request_seed(seed, passages[k].docid, lang)) for k, lang in batch])
+            if len(outputs) != len(batch) or not all(isinstance(o, (list, tuple)) for o in outputs):
+                raise RuntimeError(f"generator must return one list of texts per request ({len(batch)} requests)")
+            for (k, lang), raw in zip(batch, outputs):
+                if k >= done:  # a resumed first batch can hold passages already written
+                    pending.setdefault(k, {})[lang] = clean_outputs(raw, per_lang)
+            lines = []
+            while len(pending.get(next_row, ())) == len(langs):
+                results = pending.pop(next_row)
+                lines.append(_record_line(passages[next_row].docid, field, langs, results))
+                counts.add_passage(per_lang, results)
+                next_row += 1
+            if lines:
+                out.write("".join(lines))
+                out.flush()
+                os.fsync(out.fileno())
+                bar.update(len(lines))
+    if next_row != len(passages):
+        raise RuntimeError(f"shard {run.index}/{run.count}: {len(passages) - next_row} passages never completed")
+
+
+def read_shard_set(output_dir: str | Path) -> list[dict[str, Any]]:
+    """All rows of a complete shard set, in corpus order."""
+    return list(iter_generated(Path(output_dir)))
+
+
+def merge(output_dir: str | Path, out_path: str | Path) -> dict[str, Any]:
+    """Concatenate a complete shard set into one JSONL file (+ ``<out>.json`` manifest)."""
+    output_dir, out_path = Path(output_dir), Path(out_path)
+    manifests = shard_set_manifests(output_dir)
+    digest = hashlib.sha256()
+    with atomic_file(out_path, "wb") as out:
+        for manifest in manifests:
+            with open(output_dir / manifest["file"], "rb") as shard:
+                for block in iter(lambda: shard.read(1 << 20), b""):
+                    digest.update(block)
+                    out.write(block)
+    first = manifests[0]
+    langs = first["langs"]
+    totals = _Counts(langs)
+    for manifest in manifests:
+        totals.passages += manifest["counts"]["passages"]
+        for lang in langs:
+            for key in COUNTERS:
+                totals.per_lang[lang][key] += manifest["counts"]["per_lang"][lang][key]
+    record = {
+        "kind": "xqg-generated", "file": out_path.name, "sha256": digest.hexdigest(),
+        "shard_set": str(output_dir.resolve()), "shards": len(manifests),
+        **{key: first[key] for key in ("generator", "output", "langs", "per_lang", "seed", "corpus_sha256",
+                                       "corpus", "run_fingerprint")},
+        "counts": totals.as_dict(),
+    }
+    if "generator_report" in first:
+        record["generator_report"] = first["generator_report"]
+    write_provenance(f"{out_path}.json", record)
+    return json.loads(Path(f"{out_path}.json").read_text(encoding="utf-8"))
