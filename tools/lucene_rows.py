@@ -37,6 +37,12 @@ def bm25_run(index: Path, topics: dict[str, str], hits: int) -> Run:
     return sparse_search(index, topics, hits=hits, k1=0.9, b=0.4)
 
 
+def write_once(path: Path, tag: str, make) -> None:
+    """BM25 runs are deterministic given their index: an existing one is kept (delete runs/ to redo)."""
+    if not path.is_file():
+        write_run(make(), path, tag=tag)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", required=True, type=Path)
@@ -66,17 +72,23 @@ def main() -> int:
     if not index.exists():
         build_sparse_index(corpus, index, progress=False)
     runs["bm25"] = out / "runs" / "bm25.trec"
-    write_run(bm25_run(index, data.topics, hits), runs["bm25"], tag="bm25")
+    write_once(runs["bm25"], "bm25", lambda: bm25_run(out / "indexes" / "bm25", data.topics, hits))
 
-    merged: Run = {}
     for fold in data.folds:
         index = out / "indexes" / f"bm25-qg-fold{fold}"
         if not index.exists():
             build_sparse_index(corpus, index, generated=root / "oracle" / "qg" / f"fold-{fold}.jsonl", langs=langs,
                                progress=False)
-        merged.update(bm25_run(index, {q: data.topics[q] for q in data.fold_topics(fold)}, hits))
+
+    def merged_folds() -> Run:
+        merged: Run = {}
+        for fold in data.folds:
+            merged.update(bm25_run(out / "indexes" / f"bm25-qg-fold{fold}",
+                                   {q: data.topics[q] for q in data.fold_topics(fold)}, hits))
+        return {q: merged[q] for q in data.topics if q in merged}
+
     runs["bm25-qg"] = out / "runs" / "bm25-qg.trec"
-    write_run({q: merged[q] for q in data.topics}, runs["bm25-qg"], tag="bm25-qg")
+    write_once(runs["bm25-qg"], "bm25-qg", merged_folds)
 
     if (root / "oracle" / "pg.jsonl").is_file():
         index = out / "indexes" / "bm25-pg"
@@ -84,7 +96,7 @@ def main() -> int:
             build_sparse_index(corpus, index, generated=root / "oracle" / "pg.jsonl", field="generated_passages",
                                langs=langs, progress=False)
         runs["bm25-pg"] = out / "runs" / "bm25-pg.trec"
-        write_run(bm25_run(index, data.topics, hits), runs["bm25-pg"], tag="bm25-pg")
+        write_once(runs["bm25-pg"], "bm25-pg", lambda: bm25_run(index, data.topics, hits))
 
     dense = {}
     for item in args.dense:  # copied under the given name, so tables name it so
@@ -105,9 +117,9 @@ def main() -> int:
     metrics = " ".join(config.metrics)
     common = ["eval", "--qrels", str(out / "qrels.txt"), "--runs", *map(str, runs.values()),
               "--baseline", str(runs[baseline]), "--metrics", metrics, "--answers", str(root / "answers.jsonl"),
-              "--corpus", str(corpus), "--permutations", str(config.significance.permutations),
+              "--corpus", str(corpus), "--rkt-missing", "miss", "--permutations", str(config.significance.permutations),
               "--seed", str(config.significance.seed)]
-    for fmt, name in (("md", "leaderboard.md"), ("csv", "leaderboard.csv")):
+    for fmt, name in (("md", "leaderboard.md"), ("json", "leaderboard.json")):
         with open(out / name, "w", encoding="utf-8") as handle:
             stdout, sys.stdout = sys.stdout, handle
             try:

@@ -142,7 +142,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     qrels = read_qrels(args.qrels) if args.qrels else None
     answers = read_answers(args.answers) if args.answers else None
     corpus = read_corpus(args.corpus) if args.corpus else None
-    scores = score_files(args.runs, metrics, qrels=qrels, answers=answers, corpus=corpus)
+    scores = score_files(args.runs, metrics, qrels=qrels, answers=answers, corpus=corpus,
+                         rkt_missing=args.rkt_missing)
     lang_of = language_of(answers, args.lang_sep)
     tests = None
     if args.baseline:
@@ -359,6 +360,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ir-measures names and R@Nkt, e.g. 'R@100 MRR@10 nDCG@10 R@2kt R@5kt'")
     p.add_argument("--answers", default=None, help="answers.jsonl {id, lang, answers} or XOR-TyDi dev jsonl (R@kt)")
     p.add_argument("--corpus", default=None, help="corpus JSONL: passage texts for R@kt")
+    p.add_argument("--rkt-missing", choices=("skip", "miss"), default="skip",
+                   help="answered queries absent from a TREC run: left out of R@kt as the official script "
+                        "does (skip), or counted as misses (miss; e.g. BM25 queries that matched nothing)")
     p.add_argument("--baseline", default=None, help="run (path or name) every other run is tested against")
     p.add_argument("--per-lang", action="store_true", help="one column per query language, plus Avg")
     p.add_argument("--lang-sep", default="-", help="query language = qid prefix up to this, unless --answers has it")

@@ -14,9 +14,10 @@ import pytest
 from helpers import write_jsonl
 from xqg_pyserini.errors import InputError
 from xqg_pyserini.evaluate import nltk_data
-from xqg_pyserini.evaluate.rkt import (RktWarning, _official_reference, evaluate_rkt, evaluate_rkt_predictions,
+from xqg_pyserini.evaluate.rkt import (RktEvaluator, RktWarning, _official_reference, evaluate_rkt, evaluate_rkt_predictions,
                                        max_tokens_for, parse_rkt)
-from xqg_pyserini.io.answers import Answer, build_predictions, read_answers, read_predictions, write_predictions
+from xqg_pyserini.io.answers import (Answer, Prediction, build_predictions, read_answers, read_predictions,
+                                     write_predictions)
 from xqg_pyserini.io.corpus import read_corpus
 
 # k = 0.005 is 5 tokens: small enough to count by hand.
@@ -313,3 +314,19 @@ def test_import_has_no_side_effects(tmp_path):
     env = {"XQG_CACHE": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     subprocess.run([sys.executable, "-c", code], check=True, env=env)
     assert not (tmp_path / "cache").exists()
+
+
+def test_missing_miss_counts_unretrieved_queries_as_misses():
+    answers = answers_of({"q1": ("ja", ["a1"]), "q2": ("ja", ["zz"]), "unretrieved": ("ja", ["zz"])})
+    run = run_of({"q1": ["a"], "q2": ["b"]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing left out, nothing to warn about
+        result = RktEvaluator(CORPUS, answers).evaluate(run, ks=[2], missing="miss")["R@2kt"]
+    assert result.per_query == {"q1": 1, "q2": 0, "unretrieved": 0}
+    assert result.per_lang == {"ja": pytest.approx(100 / 3)}
+    # what the official script reports when the query is in the prediction file with no passages
+    predictions = build_predictions(run, CORPUS, answers) + [Prediction("unretrieved", "ja", [])]
+    official = _official_reference(predictions, answers, 2)
+    assert (official.per_query, official.macro) == (result.per_query, result.macro)
+    with pytest.raises(ValueError, match="'skip' or 'miss'"):
+        RktEvaluator(CORPUS, answers).evaluate(run, missing="zero")

@@ -13,7 +13,10 @@ one of its answers is a substring of that string. Exactly as the official script
   of the per-language scores (languages with no counted query are left out);
 * a query of the run or prediction file without answers is skipped, and a query of the answers
   file that was never retrieved for is not counted at all (not as a miss). Both proceed with a
-  :class:`RktWarning`, as the official script proceeds silently.
+  :class:`RktWarning`, as the official script proceeds silently. A TREC run cannot say "searched,
+  nothing found" (a BM25 query whose terms match no document is simply absent), so
+  ``missing="miss"`` counts the answered queries absent from a TREC run as misses instead, as
+  ir-measures counts them 0: the official script would have seen them with empty ``ctxs``.
 
 Speed: a passage is tokenized once, on first need, and its tokens and their space-joined string
 are kept, so a query costs string joins and substring tests. Only the last passage a query
@@ -157,13 +160,22 @@ class RktEvaluator:
         self.answers = answers
         self.cache = TokenCache(self.texts.__getitem__)
 
-    def evaluate(self, run: Run, ks: Sequence[float] = DEFAULT_KS) -> dict[str, RktResult]:
-        """name -> result for each k; bad runs raise InputError (see the module doc for warnings)."""
+    def evaluate(self, run: Run, ks: Sequence[float] = DEFAULT_KS, missing: str = "skip") -> dict[str, RktResult]:
+        """name -> result for each k; bad runs raise InputError (see the module doc for warnings).
+
+        ``missing``: ``"skip"`` (official) or ``"miss"``: answered queries absent from the run.
+        """
         if not run:
             raise InputError("run is empty")
+        if missing not in ("skip", "miss"):
+            raise ValueError(f"missing must be 'skip' or 'miss', not {missing!r}")
         check_run_passages(run, self.texts)
         queries = [(qid, self.answers[qid].lang, [docid for docid, _ in ranked])
                    for qid, ranked in run.items() if qid in self.answers]
+        if missing == "miss":
+            absent = [qid for qid in self.answers if qid not in run]
+            queries += [(qid, self.answers[qid].lang, []) for qid in absent]
+            run = {**run, **dict.fromkeys(absent, [])}
         _warn_mismatch(run, self.answers, len(queries), "run")
         return {rkt_name(k): _score(queries, self.answers, self.cache, k, len(run) - len(queries))
                 for k in ks}

@@ -29,8 +29,11 @@ def run_name(path: str | Path) -> str:
 
 
 def score_files(paths: Sequence[str | Path], metrics: Sequence[str], qrels: Qrels | None = None,
-                answers: dict[str, Answer] | None = None, corpus=None) -> list[Scores]:
+                answers: dict[str, Answer] | None = None, corpus=None, rkt_missing: str = "skip") -> list[Scores]:
     """One Scores per run file. TREC runs, or official prediction JSON files (R@kt only).
+
+    ``rkt_missing``: answered queries absent from a TREC run are left out of R@kt (``"skip"``, the
+    official script's behaviour) or counted as misses (``"miss"``).
 
     R@kt per-query values are the 0/1 hits of counted queries and its mean is the official
     headline, the macro average over languages (in percent).
@@ -58,7 +61,7 @@ def score_files(paths: Sequence[str | Path], metrics: Sequence[str], qrels: Qrel
                 if corpus is None:
                     raise InputError("--corpus is needed for R@kt of a TREC run (passage texts)")
                 evaluator = evaluator or RktEvaluator(corpus, answers)
-                by_k = evaluator.evaluate(run, ks)
+                by_k = evaluator.evaluate(run, ks, missing=rkt_missing)
         for metric, k in zip(rkt, ks):
             result = next(r for r in by_k.values() if r.k == k)
             scores.per_query[metric] = {qid: float(hit) for qid, hit in result.per_query.items()}
