@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -218,7 +219,7 @@ def cmd_data(args: argparse.Namespace) -> int:
     if args.dataset == "combine":
         from xqg_pyserini.data.convert import combine
 
-        stats = combine(args.inputs, args.output, command=" ".join(sys.argv))
+        stats = combine(args.inputs, args.output, command=args.command_line)
     else:
         if args.folds < 2:
             raise InputError("--folds must be at least 2 (k-fold cross-fitting of the QG oracle)")
@@ -238,7 +239,7 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     from xqg_pyserini.experiments.runner import run_experiment
 
     summary = run_experiment(args.config, args.output, progress=not args.no_progress, data_dir=args.data,
-                             command=" ".join(["xqg", *sys.argv[1:]]))
+                             command=args.command_line)
     print(f"summary: {summary}")
     return 0
 
@@ -435,7 +436,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(argv) if argv is not None else sys.argv[1:]
     args = build_parser().parse_args(argv)
+    args.command_line = shlex.join(["xqg", *argv])  # recorded in provenance
     try:
         return args.func(args)
     except (InputError, ValueError, KeyError) as err:
