@@ -10,7 +10,8 @@ Uses the dataset and settings of an experiment config (``configs/*.yaml``) and t
 * hybrids: ``xqg fuse`` (ranx) of a dense run with a BM25 run, CombSUM over min-max-normalized
   scores and RRF (k = 60), equal weights.
 
-Everything is tested against ``--baseline`` (default: the first ``--dense`` run) with ``xqg eval``.
+Everything is scored and tested against ``--baseline`` (default: the first ``--dense`` run) as
+``xqg eval --rkt-missing miss`` does, once, and written as ``leaderboard.md`` and ``leaderboard.json``.
 
     python tools/lucene_rows.py --config configs/xquad-alignment.yaml \\
         --dense dense=experiments/xquad-alignment/runs/plain.trec \\
@@ -20,14 +21,18 @@ Everything is tested against ``--baseline`` (default: the first ``--dense`` run)
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from xqg_pyserini.cli import main as xqg
+from xqg_pyserini.evaluate.rkt import parse_rkt
+from xqg_pyserini.evaluate.significance import compare
+from xqg_pyserini.evaluate.suite import language_of, score_files
+from xqg_pyserini.evaluate.tables import leaderboard
 from xqg_pyserini.experiments.config import load_config
 from xqg_pyserini.experiments.dataset import load_dataset
 from xqg_pyserini.fuse import fuse_files
 from xqg_pyserini.index.sparse import build_sparse_index
+from xqg_pyserini.io.atomic import atomic_file
+from xqg_pyserini.io.qrels import write_qrels
 from xqg_pyserini.io.runs import Run, read_run, write_run
 from xqg_pyserini.io.topics import write_topics
 from xqg_pyserini.search_sparse import sparse_search
@@ -62,9 +67,7 @@ def main() -> int:
     (out / "runs").mkdir(parents=True, exist_ok=True)
     root, langs, hits = config.data, list(config.target_langs), config.hits
     write_topics(data.topics, out / "topics.tsv")
-    with open(out / "qrels.txt", "w", encoding="utf-8") as handle:
-        for qid, judged in data.qrels.items():
-            handle.writelines(f"{qid} 0 {docid} {rel}\n" for docid, rel in judged.items())
+    write_qrels(data.qrels, out / "qrels.txt")
 
     runs: dict[str, Path] = {}
     corpus = root / "corpus.jsonl"
@@ -111,23 +114,21 @@ def main() -> int:
                 runs[tag] = out / "runs" / f"{tag}.trec"
                 fuse_files([dense[name], runs[sparse]], runs[tag], method=method, norm=norm, hits=hits, tag=tag)
 
-    for name, path in runs.items():
-        if read_run(path).keys() - data.topics.keys():
-            raise SystemExit(f"{path}: holds topics outside the experiment's")
-    metrics = " ".join(config.metrics)
-    common = ["eval", "--qrels", str(out / "qrels.txt"), "--runs", *map(str, runs.values()),
-              "--baseline", str(runs[baseline]), "--metrics", metrics, "--answers", str(root / "answers.jsonl"),
-              "--corpus", str(corpus), "--rkt-missing", "miss", "--permutations", str(config.significance.permutations),
-              "--seed", str(config.significance.seed)]
-    for fmt, name in (("md", "leaderboard.md"), ("json", "leaderboard.json")):
-        with open(out / name, "w", encoding="utf-8") as handle:
-            stdout, sys.stdout = sys.stdout, handle
-            try:
-                status = xqg(common + ["--format", fmt])
-            finally:
-                sys.stdout = stdout
-        if status:
-            return status
+    # Scored and tested once; every run's qids must be judged (score_run refuses others).
+    sig = config.significance
+    scores = score_files(list(runs.values()), config.metrics, qrels=data.qrels, answers=data.answers,
+                         corpus=data.passages, rkt_missing="miss")
+    lang_of = language_of(data.answers)
+    base = next(s for s in scores if s.name == baseline)
+    tests = compare(base, scores, config.metrics, n_permutations=sig.permutations, seed=sig.seed,
+                    correction=sig.correction, alpha=sig.level,
+                    macro={m: lang_of for m in config.metrics if parse_rkt(m) is not None})
+    for fmt in ("md", "json"):
+        with atomic_file(out / f"leaderboard.{fmt}") as handle:
+            handle.write(leaderboard(scores, config.metrics, baseline=baseline, tests=tests, fmt=fmt))
+            if fmt == "md":
+                handle.write(f"\n† p <= {sig.level} vs {baseline}: two-sided paired Fisher randomization test, "
+                             f"{sig.permutations} permutations, seed {sig.seed}, correction: {sig.correction}.\n")
     print((out / "leaderboard.md").read_text(encoding="utf-8"))
     return 0
 

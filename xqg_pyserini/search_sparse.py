@@ -71,6 +71,8 @@ def _searcher(index_dir: Path, analyzer: str, k1: float, b: float):
 def sparse_search(index_dir: str | Path, topics: dict[str, str], hits: int = 100, k1: float = 0.9, b: float = 0.4,
                   threads: int = 1, analyzer: str | None = None, progress: bool = False) -> Run:
     """BM25 ranking of ``topics`` (qid -> text) on a Lucene index; queries analyzed like the index."""
+    from tqdm.auto import tqdm
+
     if hits < 1:
         raise InputError("--hits must be at least 1")
     if k1 < 0 or not 0 <= b <= 1:
@@ -81,8 +83,6 @@ def sparse_search(index_dir: str | Path, topics: dict[str, str], hits: int = 100
     queries = prepare_queries(index_dir, [topics[q] for q in qids], analyzer)
     searcher = _searcher(index_dir, analyzer, k1, b)
     run: Run = {}
-    from tqdm.auto import tqdm
-
     try:
         with tqdm(total=len(qids), desc="search (BM25)", unit="query", disable=not progress) as bar:
             for start in range(0, len(qids), BATCH):

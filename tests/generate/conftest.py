@@ -2,6 +2,8 @@
 
 import pytest
 
+from conftest import _demo_texts
+
 
 @pytest.fixture(autouse=True, scope="module")
 def one_torch_thread():
@@ -12,3 +14,11 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def tiny_mt5(tmp_path_factory):
+    """A random tiny mT5 with a sentencepiece tokenizer trained on the demo passages and questions."""
+    from xqg_pyserini.generate.hf_qg import build_random_mt5
+
+    return build_random_mt5(tmp_path_factory.mktemp("tiny-mt5"), _demo_texts())

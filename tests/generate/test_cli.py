@@ -6,7 +6,6 @@ import pytest
 
 from helpers import demo_subset
 from xqg_pyserini.cli import main
-from xqg_pyserini.generate.hf_qg import build_random_mt5
 from xqg_pyserini.io.generated import generated_sha256, read_generated
 
 
@@ -14,13 +13,6 @@ from xqg_pyserini.io.generated import generated_sha256, read_generated
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     return demo_subset(tmp_path_factory.mktemp("demo"), passages=6)
-
-
-@pytest.fixture(scope="module")
-def tiny_mt5(tmp_path_factory, demo):
-    texts = [json.loads(line)["contents"] for line in demo["corpus"].read_text("utf-8").splitlines()]
-    texts += demo["topics"].read_text("utf-8").splitlines()
-    return build_random_mt5(tmp_path_factory.mktemp("mt5"), texts, vocab_size=400)
 
 
 def generate(demo, out, *extra):

@@ -4,22 +4,8 @@ import pytest
 
 from xqg_pyserini.errors import InputError
 from xqg_pyserini.generate.base import Request, request_seed
-from xqg_pyserini.generate.hf_qg import (PROMPT, GumbelSampler, HFQueryGenerator, build_random_mt5, render_prompt,
-                                         row_keys)
+from xqg_pyserini.generate.hf_qg import PROMPT, GumbelSampler, HFQueryGenerator, render_prompt, row_keys
 
-
-def demo_texts() -> list[str]:
-    from xqg_pyserini.data import demo_dir
-
-    demo = demo_dir()
-    texts = [json.loads(line)["contents"] for line in (demo / "corpus.jsonl").read_text("utf-8").splitlines()]
-    return texts + [line.split("\t", 1)[1] for line in (demo / "topics.tsv").read_text("utf-8").splitlines()]
-
-
-
-@pytest.fixture(scope="module")
-def tiny_mt5(tmp_path_factory):
-    return build_random_mt5(tmp_path_factory.mktemp("tiny-mt5"), demo_texts())
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,6 @@ files the size of an experiment's corpus, not the 630M-query release (which ``xq
 
 from __future__ import annotations
 
-import hashlib
 import json
 import warnings
 from pathlib import Path
@@ -31,6 +30,7 @@ from typing import Any, Iterator, Sequence
 from xqg_pyserini.errors import InputError
 from xqg_pyserini.generate.base import LANGUAGES, OUTPUT_FIELDS, Request
 from xqg_pyserini.io.jsonl import read_jsonl, require_str
+from xqg_pyserini.provenance import file_sha256
 
 SUFFIXES = (".jsonl", ".json", ".parquet", ".tsv", ".txt")
 DIR_SUFFIXES = (".jsonl", ".parquet", ".tsv")  # not .json/.txt: dataset dirs hold metadata files with those
@@ -125,12 +125,7 @@ class FileGenerator:
                 "docids_not_in_corpus_examples": outside[:10]}
 
     def config(self) -> dict[str, Any]:
-        digest = hashlib.sha256()
-        for file in self.files:
-            with open(file, "rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(block)
-        return {"name": "file", "path": str(self.path.resolve()), "sha256": digest.hexdigest(),
+        return {"name": "file", "path": str(self.path.resolve()), "sha256": file_sha256(*self.files),
                 "output": self.output}
 
 
