@@ -1,4 +1,4 @@
-"""Small writers for test inputs."""
+"""Small writers and readers of test inputs."""
 
 from __future__ import annotations
 
@@ -10,6 +10,16 @@ def write_jsonl(path: Path, rows: list) -> Path:
     path.write_text("".join((r if isinstance(r, str) else json.dumps(r, ensure_ascii=False)) + "\n" for r in rows),
                     encoding="utf-8")
     return path
+
+
+def demo_texts() -> list[str]:
+    """The demo passages and topics: what the tiny models' tokenizers are trained on."""
+    from xqg_pyserini.data import demo_dir
+
+    demo = demo_dir()
+    texts = [json.loads(line)["contents"] for line in (demo / "corpus.jsonl").read_text("utf-8").splitlines()]
+    texts += [line.split("\t", 1)[1] for line in (demo / "topics.tsv").read_text("utf-8").splitlines()]
+    return texts
 
 
 def demo_subset(tmp: Path, passages: int = 8) -> dict[str, Path]:

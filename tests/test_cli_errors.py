@@ -88,3 +88,46 @@ def test_unknown_metric_and_language(tmp_path, capsys, data):
     status, err = run(["index", "--passages", tmp_path / "p", "--generated", tmp_path / "g", "--langs", "ja",
                        "--output", tmp_path / "idx"], capsys)
     assert status == 2 and "no generated queries in language(s) ja; available: de" in err
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["--encoder-class", "nope"], "unknown encoder class 'nope'; known: auto, hf"),
+    (["--fp16", "--device", "cpu"], "--fp16 needs a CUDA device (--device cuda)"),
+])
+def test_bad_encoder_flags(tmp_path, capsys, data, tiny_bert, argv, needle):
+    status, err = run([*encode("passage", data["corpus"], tmp_path / "out", tiny_bert), *argv], capsys)
+    assert status == 2 and needle in err and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["--prompt-template", "missing.txt"], "--prompt-template: cannot read the file"),
+    (["--generator", "openai"], "openai needs --model"),
+    (["--generator", "openai", "--model", "m", "--base-url", "localhost:8000"], "--base-url: the base URL must look"),
+    (["--generator", "openai", "--model", "m", "--base-url", "http://127.0.0.1:9/v1", "--concurrency", "0"],
+     "--concurrency must be >= 1"),
+    (["--generator", "hf-mt", "--model", "x", "--source-lang", "xx"], "--source-lang: unknown source language 'xx'"),
+    (["--generator", "hf-mt", "--model", "x", "--model-lang-codes", "ja"], "--model-lang-codes must look like"),
+    (["--generator", "hf-mt", "--model", "x", "--num-beams", "0"], "--num-beams must be at least 1, not 0"),
+])
+def test_bad_generator_flags(tmp_path, capsys, data, argv, needle):
+    status, err = run(["generate", "--corpus", data["corpus"], "--langs", "ar", "--output", tmp_path / "out",
+                       "--no-progress", *argv], capsys)
+    assert status == 2 and needle in err and not (tmp_path / "out").exists()
+
+
+def test_bad_folds_for_the_data(tmp_path, capsys, data_dir):
+    status, err = run(["data", "mlqa", "--source", data_dir / "mlqa-r", "--output", tmp_path / "out",
+                       "--folds", "100000"], capsys)
+    assert status == 2 and "--folds: 1148 questions cannot fill 100000 folds" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_bug_is_not_reported_as_bad_input(monkeypatch):
+    from xqg_pyserini.encode import models
+
+    def broken(name):
+        raise KeyError("a bug, not the user's fault")
+
+    monkeypatch.setattr(models, "resolve", broken)
+    with pytest.raises(KeyError, match="a bug"):
+        main(["models", "path", "e5-small"])

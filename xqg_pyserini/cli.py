@@ -8,59 +8,14 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+from xqg_pyserini.data import cli as data_cli
+from xqg_pyserini.encode import cli as encode_cli
+from xqg_pyserini.encode.cli import add_encoder_flags as _encoder_args, make_encoder as _make_encoder
 from xqg_pyserini.errors import InputError
 from xqg_pyserini.generate import cli as generate_cli
-
-
-def _encoder_args(parser: argparse.ArgumentParser, default_encoder: str | None = "e5-small") -> None:
-    group = parser.add_argument_group("encoder (Pyserini flag names)")
-    group.add_argument("--encoder", default=default_encoder,
-                       help="model name, HF id or local dir (default: %(default)s)")
-    group.add_argument("--encoder-class", default=None, help="registered encoder family (default: hf)")
-    group.add_argument("--tokenizer", default=None, help="tokenizer name or dir if not the encoder's")
-    group.add_argument("--pooling", choices=("cls", "mean"), default=None)
-    group.add_argument("--l2-norm", action=argparse.BooleanOptionalAction, default=None)
-    group.add_argument("--query-prefix", default=None, help='e.g. "query:" (joined to the text with a space)')
-    group.add_argument("--passage-prefix", default=None, help='e.g. "passage:"')
-    group.add_argument("--max-length", type=int, default=None, help="tokens per text (default: the model's)")
-    group.add_argument("--batch-size", type=int, default=None)
-    group.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ...")
-    group.add_argument("--fp16", action="store_true", default=None, help="half precision (CUDA)")
-    group.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), default=None)
-
-
-def _make_encoder(args: argparse.Namespace, recorded: dict[str, Any] | None = None):
-    """Encoder from flags; with ``recorded`` (an index's encoder), unset flags take its values."""
-    from xqg_pyserini.encode.base import create_encoder
-
-    flags = {key: getattr(args, key) for key in (
-        "tokenizer", "pooling", "l2_norm", "query_prefix", "passage_prefix", "max_length",
-        "batch_size", "device", "fp16", "dtype")}
-    encoder, encoder_class = args.encoder, args.encoder_class
-    if recorded and encoder is None:
-        # The exact checkpoint the index was built with, while it exists; else its name.
-        path = recorded.get("path")
-        encoder = path if path and Path(path).exists() else recorded.get("encoder")
-        encoder_class = encoder_class or recorded.get("encoder_class")
-        for key in ("pooling", "l2_norm", "query_prefix", "passage_prefix"):
-            if flags[key] is None:
-                flags[key] = recorded.get(key)
-    if encoder is None:
-        raise InputError("no --encoder given and the index records none")
-    return create_encoder(encoder, encoder_class or "hf", **flags)
-
-
-def cmd_encode(args: argparse.Namespace) -> int:
-    from xqg_pyserini.encode.run import encode_file
-
-    store = encode_file(args.input, args.kind, _make_encoder(args), args.output,
-                        passage_template=args.passage_template, generated_field=args.generated_field)
-    print(f"{len(store.ids)} {args.kind} vectors of dim {store.dim} in {store.path}")
-    return 0
-
-
-def _langs(value: str | None) -> list[str] | None:
-    return [lang.strip() for lang in value.split(",") if lang.strip()] if value else None
+from xqg_pyserini.io.corpus import DEFAULT_PASSAGE_TEMPLATE
+from xqg_pyserini.io.generated import FIELDS, QUERIES_FIELD
+from xqg_pyserini.options import comma_list as _langs
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -215,26 +170,6 @@ def cmd_align(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_data(args: argparse.Namespace) -> int:
-    if args.dataset == "combine":
-        from xqg_pyserini.data.convert import combine
-
-        stats = combine(args.inputs, args.output, command=args.command_line)
-    else:
-        if args.folds < 2:
-            raise InputError("--folds must be at least 2 (k-fold cross-fitting of the QG oracle)")
-        if args.dataset == "xquad":
-            from xqg_pyserini.data.xquad import convert_xquad as convert
-        else:
-            from xqg_pyserini.data.mlqa import convert_mlqa as convert
-        stats = convert(args.source, args.output, passage_words=args.passage_words, oracle_folds=args.folds,
-                        seed=args.seed, languages=_langs(args.langs))
-    topics = (stats.get("totals") or {}).get("topics")
-    print(f"{stats.get('passages')} passages, {topics} topics in {len(stats.get('languages', []))} languages "
-          f"-> {args.output} (details in stats.json)")
-    return 0
-
-
 def cmd_experiment(args: argparse.Namespace) -> int:
     from xqg_pyserini.experiments.runner import run_experiment
 
@@ -274,21 +209,17 @@ def cmd_java(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="xqg", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-
     generate_cli.add_parser(sub)
+    encode_cli.add_parser(sub)
+    _add_dense_parsers(sub)
+    _add_sparse_parsers(sub)
+    _add_eval_parsers(sub)
+    data_cli.add_parser(sub)
+    _add_other_parsers(sub)
+    return parser
 
-    p = sub.add_parser("encode", help="encode passages, queries or generated queries into an embedding store")
-    p.add_argument("--input", required=True, help="corpus JSONL, topics TSV or generated-queries JSONL")
-    p.add_argument("--kind", required=True, choices=("passage", "query", "generated"))
-    p.add_argument("--output", required=True, help="embedding store dir")
-    p.add_argument("--passage-template", default="{title} {contents}",
-                   help="how a passage becomes text (default: %(default)r)")
-    p.add_argument("--generated-field", choices=("generated_queries", "generated_passages"),
-                   default="generated_queries",
-                   help="with --kind generated: queries (query encoder) or translated passages (passage encoder)")
-    _encoder_args(p)
-    p.set_defaults(func=cmd_encode)
 
+def _add_dense_parsers(sub: Any) -> None:
     p = sub.add_parser("index", help="fuse generated-query vectors into passages and write a FAISS index")
     p.add_argument("--passages", required=True, help="passage embedding store (xqg encode --kind passage)")
     p.add_argument("--generated", action="append", default=None,
@@ -319,18 +250,19 @@ def build_parser() -> argparse.ArgumentParser:
     _encoder_args(p, default_encoder=None)
     p.set_defaults(func=cmd_search)
 
+
+def _add_sparse_parsers(sub: Any) -> None:
     p = sub.add_parser("index-sparse", help="Lucene index of passages expanded with generated texts (doc2query)")
     p.add_argument("--corpus", required=True, help="corpus JSONL")
     p.add_argument("--generated", default=None, help="generated JSONL or shard-set dir (default: no expansion)")
-    p.add_argument("--generated-field", choices=("generated_queries", "generated_passages"),
-                   default="generated_queries")
+    p.add_argument("--generated-field", choices=FIELDS, default=QUERIES_FIELD)
     p.add_argument("--langs", default=None, help="comma-separated subset of generated languages (default: all)")
     p.add_argument("--per-lang", type=int, default=None, help="use the first N texts per language")
     p.add_argument("--analyzer", default="subword",
                    help="subword (default: e5-small's multilingual sentencepiece, queries alike), whitespace, "
                         "en/default, or a Lucene language analyzer code (ar, ja, zh, ...)")
     p.add_argument("--tokenizer", default="e5-small", help="subword tokenizer: model name or dir")
-    p.add_argument("--passage-template", default="{title} {contents}")
+    p.add_argument("--passage-template", default=DEFAULT_PASSAGE_TEMPLATE)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--output", required=True, help="Lucene index dir")
@@ -354,6 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True)
     p.set_defaults(func=cmd_fuse)
 
+
+def _add_eval_parsers(sub: Any) -> None:
     p = sub.add_parser("eval", help="score runs (ir-measures names and R@kt), Fisher tests, leaderboards")
     p.add_argument("--runs", required=True, nargs="+", help="TREC runs, or official prediction JSON (R@kt only)")
     p.add_argument("--qrels", default=None, help="TREC qrels (for ir-measures metrics)")
@@ -392,22 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
     _encoder_args(p, default_encoder=None)
     p.set_defaults(func=cmd_align)
 
-    p = sub.add_parser("data", help="convert XQuAD / MLQA into a cross-lingual retrieval set with oracles")
-    datasets = p.add_subparsers(dest="dataset", required=True)
-    for name, what in (("xquad", "XQuAD: xquad.{lang}.json files"), ("mlqa", "MLQA dev: {lang}.json files")):
-        q = datasets.add_parser(name, help=f"convert {what}")
-        q.add_argument("--source", required=True, help="directory (or http(s) base URL) of the SQuAD-format files")
-        q.add_argument("--output", required=True)
-        q.add_argument("--passage-words", type=int, default=None, help="split contexts into ~N-word passages")
-        q.add_argument("--folds", type=int, default=5, help="k for the QG oracle's cross-fitting (default 5)")
-        q.add_argument("--seed", type=int, default=13)
-        q.add_argument("--langs", default=None, help="comma-separated topic languages (default: all found)")
-        q.set_defaults(func=cmd_data)
-    q = datasets.add_parser("combine", help="one retrieval set from several converted ones (harder corpus)")
-    q.add_argument("--inputs", nargs="+", required=True)
-    q.add_argument("--output", required=True)
-    q.set_defaults(func=cmd_data)
 
+def _add_other_parsers(sub: Any) -> None:
     p = sub.add_parser("experiment", help="run a grid of xQG runs from a YAML config: leaderboard, tests, plots")
     p.add_argument("config", help="experiment YAML (see configs/)")
     p.add_argument("--output", default=None, help="output dir (default: the config's output)")
@@ -432,7 +352,6 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("java", help="show the Java runtime Pyserini will use")
     p.add_argument("--home", action="store_true", help="print only its JAVA_HOME")
     p.set_defaults(func=cmd_java)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -441,9 +360,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.command_line = shlex.join(["xqg", *argv])  # recorded in provenance
     try:
         return args.func(args)
-    except (InputError, ValueError, KeyError) as err:
-        message = err.args[0] if isinstance(err, KeyError) and err.args else err
-        print(f"xqg {args.command}: error: {message}", file=sys.stderr)
+    except InputError as err:  # bad input, named; anything else is a bug and shows its traceback
+        print(f"xqg {args.command}: error: {err}", file=sys.stderr)
         return 2
     except RuntimeError as err:  # Java discovery, model loading
         print(f"xqg {args.command}: error: {err}", file=sys.stderr)

@@ -10,6 +10,8 @@ import importlib
 from importlib.metadata import entry_points
 from typing import Any, Callable
 
+from xqg_pyserini.errors import InputError
+
 
 class Registry:
     def __init__(self, kind: str, group: str):
@@ -26,12 +28,20 @@ class Registry:
     def names(self) -> list[str]:
         return sorted(set(self._builtins) | set(self._plugins()))
 
+    def in_order(self) -> list[str]:
+        """Built-ins in registration order, then plug-ins by name (the order of ``--help``)."""
+        return [*self._builtins, *sorted(set(self._plugins()) - set(self._builtins))]
+
+    def is_builtin(self, name: str) -> bool:
+        return name in self._builtins
+
     def get(self, name: str) -> Callable[..., Any]:
+        """The registered class or factory; an unknown name is an InputError listing the known ones."""
         target = self._builtins.get(name)
         if target is None:
             plugin = self._plugins().get(name)
             if plugin is None:
-                raise KeyError(f"unknown {self.kind} {name!r}; known: {', '.join(self.names())}")
+                raise InputError(f"unknown {self.kind} {name!r}; known: {', '.join(self.names())}")
             return plugin.load()
         if isinstance(target, str):
             module, _, attribute = target.partition(":")

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from xqg_pyserini.errors import InputError
-from xqg_pyserini.index.sparse import (LANGUAGE_ANALYZERS, SUBWORD, TokenizerSpec, check_analyzer, is_pretokenized,
-                                       pyserini_search_flags, sparse_provenance, subword_tokenizer)
+from xqg_pyserini.index.sparse import (LANGUAGE_ANALYZERS, SUBWORD, check_analyzer, is_pretokenized,
+                                       pyserini_search_flags, sparse_provenance)
+from xqg_pyserini.index.subword import TokenizerSpec, subword_tokenizer
 from xqg_pyserini.io.runs import Run, write_run
 from xqg_pyserini.io.topics import read_topics, write_topics
 from xqg_pyserini.provenance import write_provenance

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from xqg_pyserini.data.convert import combine
+from xqg_pyserini.data.combine import combine
 from xqg_pyserini.data.mlqa import convert_mlqa
 from xqg_pyserini.data.squad import read_squad
 from xqg_pyserini.data.xquad import convert_xquad

@@ -12,6 +12,7 @@ from xqg_pyserini.data.mlqa import convert_mlqa
 from xqg_pyserini.data.oracle import assign_folds, pg_rows, qg_fold_rows
 from xqg_pyserini.data.squad import read_squad
 from xqg_pyserini.data.xquad import convert_xquad
+from xqg_pyserini.errors import InputError
 from xqg_pyserini.io.qrels import read_qrels
 from xqg_pyserini.io.topics import read_topics
 
@@ -60,7 +61,7 @@ def test_assign_folds():
     sizes = [list(folds.values()).count(f) for f in range(5)]
     assert sorted(sizes) == [20, 20, 21, 21, 21]
     assert folds != assign_folds(ids, 5, seed=14)
-    with pytest.raises(ValueError, match="at least 2 folds"):
+    with pytest.raises(InputError, match="at least 2 folds"):
         assign_folds(ids, 1, seed=0)
 
 

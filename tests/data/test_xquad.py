@@ -194,7 +194,7 @@ def test_language_selection_and_errors(source, tmp_path):
         convert_xquad(empty, tmp_path / "x")
     with pytest.raises(InputError, match="passage_words"):
         convert_xquad(source, tmp_path / "x", passage_words=0)
-    with pytest.raises(ValueError, match="at least 2 folds"):
+    with pytest.raises(InputError, match="at least 2 folds"):
         convert_xquad(source, tmp_path / "x", oracle_folds=1)
     assert not (tmp_path / "x").exists()
 

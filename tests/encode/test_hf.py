@@ -3,6 +3,7 @@ import pytest
 
 from xqg_pyserini.encode.base import ENCODERS, create_encoder, preset_for
 from xqg_pyserini.encode.hf import HFEncoder
+from xqg_pyserini.errors import InputError
 
 TEXTS = ["Où se trouve la tour Eiffel ?", "短い", "A much longer English sentence about volcanoes and lava flows.",
          "¿Quién compuso la sinfonía?", "x"]
@@ -49,11 +50,11 @@ def test_presets_and_flag_overrides():
 
 
 def test_bad_options(tiny_bert):
-    with pytest.raises(ValueError, match="--fp16 needs a CUDA device"):
+    with pytest.raises(InputError, match="--fp16 needs a CUDA device"):
         HFEncoder(str(tiny_bert), fp16=True)
-    with pytest.raises(ValueError, match="--pooling"):
+    with pytest.raises(InputError, match="--pooling"):
         HFEncoder(str(tiny_bert), pooling="max")
-    with pytest.raises(KeyError, match="unknown encoder class 'nope'; known: auto, hf"):
+    with pytest.raises(InputError, match="unknown encoder class 'nope'; known: auto, hf"):
         create_encoder(str(tiny_bert), "nope")
 
 
@@ -78,3 +79,17 @@ def test_third_party_encoders_plug_in_through_entry_points(monkeypatch):
     assert "fake" in ENCODERS.names()
     made = create_encoder("some-model", "fake", pooling="mean")
     assert isinstance(made, Fake) and made.options == {"model": "some-model", "pooling": "mean"}
+
+
+def test_encoder_differences_let_only_the_sides_differ():
+    from xqg_pyserini.encode.base import ENCODER_KEYS, SIDE_KEYS, VECTOR_KEYS, encoder_differences
+
+    passages = {"encoder": "e5-small", "path": "/m", "pooling": "mean", "l2_norm": True, "query_prefix": "query:",
+                "passage_prefix": "passage:", "max_length": 512, "dtype": "float32", "dim": 384, "batch": 8}
+    queries = {**passages, "query_prefix": "q:", "max_length": 64, "batch": 64}
+    assert encoder_differences(passages, queries, sides_may_differ=True) == []
+    assert encoder_differences(passages, queries, sides_may_differ=False) == ["query_prefix", "max_length"]
+    other = {**queries, "dim": 768, "pooling": "cls"}
+    assert encoder_differences(passages, other, sides_may_differ=True) == ["pooling", "dim"]
+    assert encoder_differences(passages, {}, sides_may_differ=True) == list(VECTOR_KEYS)  # missing counts as None
+    assert set(ENCODER_KEYS) == set(VECTOR_KEYS) | set(SIDE_KEYS) and not set(VECTOR_KEYS) & set(SIDE_KEYS)

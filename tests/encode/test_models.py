@@ -177,7 +177,7 @@ def test_crash_keeps_the_old_export_and_leaves_no_partial_dir(tmp_path, monkeypa
         raise RuntimeError("disk full")
 
     with monkeypatch.context() as mp:
-        mp.setattr(models, "_write_tokenizer", crash)
+        mp.setattr(models, "write_tokenizer", crash)
         with pytest.raises(RuntimeError, match="disk full"):
             models.exported_checkpoint()
     assert sorted(p.name for p in target.parent.iterdir()) == ["e5-small"]

@@ -29,9 +29,12 @@ def test_kinds_and_ids(tmp_path, encoder):
 
 def test_up_to_date_store_is_reused(tmp_path, encoder, monkeypatch):
     data = demo_subset(tmp_path, passages=2)
-    encode_file(data["corpus"], "passage", encoder, tmp_path / "p", progress=False)
-    monkeypatch.setattr(encoder, "encode_passages", lambda texts: pytest.fail("re-encoded"))
-    encode_file(data["corpus"], "passage", encoder, tmp_path / "p", progress=False)
+    first = encode_file(data["corpus"], "passage", encoder, tmp_path / "p", progress=False)
+    calls = []
+    monkeypatch.setattr(encoder, "encode_passages", lambda texts: calls.append(texts))
+    again = encode_file(data["corpus"], "passage", encoder, tmp_path / "p", progress=False)
+    assert calls == []  # nothing re-encoded
+    assert again.ids == first.ids and np.asarray(again.vectors).tobytes() == np.asarray(first.vectors).tobytes()
 
 
 def test_killed_run_resumes_to_identical_vectors(tmp_path, encoder, monkeypatch):

@@ -2,7 +2,8 @@
 
 import pytest
 
-from conftest import _demo_texts
+from helpers import demo_texts
+from tiny_models import build_random_mt5
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -19,6 +20,4 @@ def one_torch_thread():
 @pytest.fixture(scope="session")
 def tiny_mt5(tmp_path_factory):
     """A random tiny mT5 with a sentencepiece tokenizer trained on the demo passages and questions."""
-    from xqg_pyserini.generate.hf_qg import build_random_mt5
-
-    return build_random_mt5(tmp_path_factory.mktemp("tiny-mt5"), _demo_texts())
+    return build_random_mt5(tmp_path_factory.mktemp("tiny-mt5"), demo_texts())

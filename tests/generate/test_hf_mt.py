@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from helpers import demo_texts
+from tiny_models import save_random
+from xqg_pyserini.errors import InputError
 from xqg_pyserini.generate.base import Request
 from xqg_pyserini.generate.hf_mt import HFTranslator
 
@@ -24,12 +27,6 @@ def _request(lang: str, docid: str = "demo-001", n: int = 1, seed: int = 7, titl
     return Request(docid=docid, title=title, text=text, lang=lang, n=n, seed=seed)
 
 
-def _demo_texts() -> list[str]:
-    from conftest import _demo_texts
-
-    return _demo_texts()
-
-
 @pytest.fixture(scope="module")
 def spm_model(tmp_path_factory) -> Path:
     """A sentencepiece unigram model trained on the demo passages and multilingual topics."""
@@ -40,7 +37,7 @@ def spm_model(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("spm") / "spm.model"
     buffer = io.BytesIO()
     sentencepiece.SentencePieceTrainer.train(
-        sentence_iterator=iter(_demo_texts()), model_writer=buffer, vocab_size=2000, hard_vocab_limit=False,
+        sentence_iterator=iter(demo_texts()), model_writer=buffer, vocab_size=2000, hard_vocab_limit=False,
         model_type="unigram", character_coverage=1.0, unk_id=0, bos_id=-1, eos_id=-1, minloglevel=2)
     path.write_bytes(buffer.getvalue())
     return path
@@ -55,7 +52,6 @@ def _pieces(spm_model: Path) -> list[str]:
 
 def _save_marian(out: Path, spm_model: Path, codes: tuple[str, ...] = (), target_lang: str | None = None,
                  head: bool = True) -> Path:
-    import torch
     from transformers import MarianConfig, MarianModel, MarianMTModel, MarianTokenizer
 
     out.mkdir(parents=True, exist_ok=True)
@@ -70,9 +66,7 @@ def _save_marian(out: Path, spm_model: Path, codes: tuple[str, ...] = (), target
     tokenizer.save_pretrained(out)
     config = MarianConfig(vocab_size=len(vocab), pad_token_id=vocab["<pad>"], eos_token_id=0,
                           decoder_start_token_id=vocab["<pad>"], forced_eos_token_id=0, **TINY)
-    torch.manual_seed(0)
-    (MarianMTModel if head else MarianModel)(config).save_pretrained(out)
-    return out
+    return save_random(MarianMTModel if head else MarianModel, config, out)
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +87,6 @@ def marian_pairs(tmp_path_factory, spm_model) -> Path:
 
 @pytest.fixture(scope="module")
 def m2m100(tmp_path_factory, spm_model) -> Path:
-    import torch
     from transformers import M2M100Config, M2M100ForConditionalGeneration, M2M100Tokenizer
 
     out = tmp_path_factory.mktemp("m2m100")
@@ -107,30 +100,25 @@ def m2m100(tmp_path_factory, spm_model) -> Path:
     vocab_size = len(vocab) + len(tokenizer.lang_code_to_id) + tokenizer.num_madeup_words
     config = M2M100Config(vocab_size=vocab_size, pad_token_id=1, bos_token_id=0, eos_token_id=2,
                           decoder_start_token_id=2, **TINY)
-    torch.manual_seed(0)
-    M2M100ForConditionalGeneration(config).save_pretrained(out)
-    return out
+    return save_random(M2M100ForConditionalGeneration, config, out)
 
 
 @pytest.fixture(scope="module")
 def nllb(tmp_path_factory) -> Path:
     """An M2M100 model with an NllbTokenizer (FLORES-200 codes), as NLLB checkpoints are."""
-    import torch
     from tokenizers import SentencePieceBPETokenizer
     from transformers import M2M100Config, M2M100ForConditionalGeneration, NllbTokenizer
 
     out = tmp_path_factory.mktemp("nllb")
     bpe = SentencePieceBPETokenizer()
-    bpe.train_from_iterator(_demo_texts(), vocab_size=1500, special_tokens=["<s>", "<pad>", "</s>", "<unk>"])
+    bpe.train_from_iterator(demo_texts(), vocab_size=1500, special_tokens=["<s>", "<pad>", "</s>", "<unk>"])
     model = json.loads(bpe._tokenizer.to_str())["model"]
     merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in model["merges"]]
     tokenizer = NllbTokenizer(vocab=model["vocab"], merges=merges)
     tokenizer.save_pretrained(out)
     config = M2M100Config(vocab_size=len(tokenizer), pad_token_id=1, bos_token_id=0, eos_token_id=2,
                           decoder_start_token_id=2, **TINY)
-    torch.manual_seed(0)
-    M2M100ForConditionalGeneration(config).save_pretrained(out)
-    return out
+    return save_random(M2M100ForConditionalGeneration, config, out)
 
 
 def _record_generate(translator: HFTranslator, lang: str) -> list[tuple[dict, object]]:
@@ -173,7 +161,7 @@ def test_marian_multilingual_picks_target_tokens(marian_multi):
 
 def test_marian_multilingual_unsupported_language_lists_tokens(marian_multi):
     translator = HFTranslator(str(marian_multi), max_new_tokens=8)
-    with pytest.raises(ValueError, match=r"no target token for 'ko'.*>>ara<<, >>cmn_Hans<<, >>deu<<, >>fra<<"):
+    with pytest.raises(InputError, match=r"no target token for 'ko'.*>>ara<<, >>cmn_Hans<<, >>deu<<, >>fra<<"):
         translator.generate([_request("de"), _request("ko")])
 
 
@@ -186,14 +174,14 @@ def test_marian_template_loads_one_model_per_language(marian_pairs):
     assert {Path(name).name for name in translator._loaded} == {"opus-mt-en-de", "opus-mt-en-fr", "opus-mt-en-jap"}
     assert Path(translator._target("ja").loaded.name).name == "opus-mt-en-jap"
     assert translator._target("de").prefix == ""
-    with pytest.raises(ValueError, match=r"no translation model for 'es'.*opus-mt-en-es"):
+    with pytest.raises(InputError, match=r"no translation model for 'es'.*opus-mt-en-es"):
         translator.generate([_request("es")])
 
 
 def test_marian_pair_model_translates_into_its_language_only(marian_pairs):
     translator = HFTranslator(str(marian_pairs / "opus-mt-en-de"), num_beams=1, max_new_tokens=8)
     _check_outputs(translator.generate([_request("de")]), 1)
-    with pytest.raises(ValueError, match=r"translates into 'de' only, not 'fr'.*\{lang\}"):
+    with pytest.raises(InputError, match=r"translates into 'de' only, not 'fr'.*\{lang\}"):
         translator.generate([_request("fr")])
 
 
@@ -213,7 +201,7 @@ def test_m2m100_forces_the_target_language_token(m2m100):
         assert (kwargs["input_ids"][:, 0] == tokenizer.get_lang_id("en")).all()  # source language token
         assert (generated[:, 1] == tokenizer.get_lang_id("de")).all()  # first token after decoder start
     # M2M100 has no Telugu
-    with pytest.raises(ValueError, match=r"cannot translate into 'te'; supported: .*\bde\b"):
+    with pytest.raises(InputError, match=r"cannot translate into 'te'; supported: .*\bde\b"):
         translator.generate([_request("te")])
 
 
@@ -235,22 +223,22 @@ def test_nllb_uses_flores_codes(nllb):
 
 
 def test_not_a_translation_model(tiny_bert):
-    with pytest.raises(ValueError, match=r"'bert' model, not a translation model.*Marian.*M2M100.*NLLB"):
+    with pytest.raises(InputError, match=r"'bert' model, not a translation model.*Marian.*M2M100.*NLLB"):
         HFTranslator(str(tiny_bert))
 
 
 def test_model_without_generation_head(tmp_path, spm_model):
     headless = _save_marian(tmp_path / "opus-mt-en-de", spm_model, target_lang="de", head=False)
-    with pytest.raises(ValueError, match=r"no generation head \(architectures: MarianModel\).*MarianMTModel"):
+    with pytest.raises(InputError, match=r"no generation head \(architectures: MarianModel\).*MarianMTModel"):
         HFTranslator(str(headless))
 
 
 def test_bad_options(marian_multi):
-    with pytest.raises(ValueError, match="segment"):
+    with pytest.raises(InputError, match="segment"):
         HFTranslator(str(marian_multi), segment="paragraph")
-    with pytest.raises(ValueError, match="float16 needs a CUDA"):
+    with pytest.raises(InputError, match="float16 needs a CUDA"):
         HFTranslator(str(marian_multi), dtype="float16")
-    with pytest.raises(ValueError, match="ja=jap"):
+    with pytest.raises(InputError, match="ja=jap"):
         HFTranslator(str(marian_multi), model_lang_codes="ja")
 
 

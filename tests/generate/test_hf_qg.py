@@ -80,7 +80,7 @@ def test_model_without_generation_head(tiny_bert):
 
 def test_unknown_language(generator):
     request = Request("d1", "", "text", "xx", 1, 0)
-    with pytest.raises(ValueError, match="unknown language code.*xx.*known: ar, bn"):
+    with pytest.raises(InputError, match="unknown language code.*xx.*known: ar, bn"):
         generator.generate([request])
 
 

@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from xqg_pyserini.errors import InputError
 from xqg_pyserini.generate.base import Request
 from xqg_pyserini.generate.openai import EndpointError, OpenAIGenerator, load_template, parse_queries
 
@@ -142,13 +143,13 @@ def test_prompt_template_placeholders(server, tmp_path):
     assert generator.config()["prompt_template"] == str(template)
 
     template.write_text("{language} {passage} {topic}", encoding="utf-8")
-    with pytest.raises(ValueError, match=r"unknown placeholder\(s\) \{topic\}; known: \{language\}, \{lang\}"):
+    with pytest.raises(InputError, match=r"unknown placeholder\(s\) \{topic\}; known: \{language\}, \{lang\}"):
         load_template(template)
     template.write_text("{language} only", encoding="utf-8")
-    with pytest.raises(ValueError, match=r"no \{passage\}"):
+    with pytest.raises(InputError, match=r"no \{passage\}"):
         load_template(template)
     template.write_text("{passage} {", encoding="utf-8")
-    with pytest.raises(ValueError, match="literal braces"):
+    with pytest.raises(InputError, match="literal braces"):
         load_template(template)
     default = load_template(None)
     assert all("{" + field + "}" in default for field in ("language", "title", "passage", "n"))
@@ -225,16 +226,16 @@ def test_api_key_from_argument_or_named_env(server, monkeypatch):
     assert server.headers[-1]["Authorization"] == "Bearer k-env"
     config = _generator(server, api_key="k-arg").config()
     assert "k-arg" not in json.dumps(config)
-    with pytest.raises(ValueError, match=r"api\.openai\.com/v1 needs an API key.*OPENAI_API_KEY"):
+    with pytest.raises(InputError, match=r"api\.openai\.com/v1 needs an API key.*OPENAI_API_KEY"):
         OpenAIGenerator("gpt-4o-mini")
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError, match="base URL"):
+    with pytest.raises(InputError, match="base URL"):
         OpenAIGenerator("m", base_url="localhost:8000")
-    with pytest.raises(ValueError, match="concurrency"):
+    with pytest.raises(InputError, match="concurrency"):
         OpenAIGenerator("m", base_url="http://127.0.0.1:9/v1", concurrency=0)
-    with pytest.raises(ValueError, match="unknown language code 'xx'"):
+    with pytest.raises(InputError, match="unknown language code 'xx'"):
         OpenAIGenerator("m", base_url="http://127.0.0.1:9/v1").generate([_request("xx")])
 
 

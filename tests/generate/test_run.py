@@ -261,7 +261,8 @@ def test_resume_after_kill_9(tmp_path, corpus):
 
 
 def test_tiny_mt5_resume_after_kill_9(tmp_path):
-    from xqg_pyserini.generate.hf_qg import HFQueryGenerator, build_random_mt5
+    from tiny_models import build_random_mt5
+    from xqg_pyserini.generate.hf_qg import HFQueryGenerator
 
     corpus = demo_subset(tmp_path, passages=12)["corpus"]
     texts = [json.loads(line)["contents"] for line in corpus.read_text("utf-8").splitlines()]

@@ -13,8 +13,8 @@ from helpers import demo_subset, write_jsonl
 from xqg_pyserini.data import demo_dir
 from xqg_pyserini.errors import InputError
 from xqg_pyserini.evaluate.measures import score_run
-from xqg_pyserini.index.sparse import (ANALYZERS, TokenizerSpec, build_sparse_index, index_texts,
-                                       subword_tokenizer)
+from xqg_pyserini.index.sparse import ANALYZERS, build_sparse_index, index_texts
+from xqg_pyserini.index.subword import TokenizerSpec, subword_tokenizer
 from xqg_pyserini.io.corpus import read_corpus
 from xqg_pyserini.io.qrels import read_qrels
 from xqg_pyserini.io.runs import read_run

@@ -13,7 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from xqg_pyserini.data.convert import build, write_converted
+from xqg_pyserini.data.convert import build
+from xqg_pyserini.data.layout import write_converted
 from xqg_pyserini.data.squad import LANG_CODE, find_language_files, license_name, source_dir
 from xqg_pyserini.data.xquad import command_line
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 import random
 from typing import Iterable, Mapping, Sequence
 
-QUERIES_FIELD = "generated_queries"
-PASSAGES_FIELD = "generated_passages"
+from xqg_pyserini.errors import InputError
+from xqg_pyserini.io.generated import PASSAGES_FIELD, QUERIES_FIELD
 
 
 def assign_folds(question_ids: Iterable[str], k: int, seed: int) -> dict[str, int]:
@@ -28,10 +28,10 @@ def assign_folds(question_ids: Iterable[str], k: int, seed: int) -> dict[str, in
     Fold sizes differ by at most one. The result is sorted by question id.
     """
     if not isinstance(k, int) or isinstance(k, bool) or k < 2:
-        raise ValueError(f"the QG oracle needs at least 2 folds, not {k!r}")
+        raise InputError(f"--folds: the QG oracle needs at least 2 folds, not {k!r}")
     ids = sorted(set(question_ids))
     if len(ids) < k:
-        raise ValueError(f"{len(ids)} questions cannot fill {k} folds")
+        raise InputError(f"--folds: {len(ids)} questions cannot fill {k} folds")
     random.Random(seed).shuffle(ids)
     fold_of = {qid: i % k for i, qid in enumerate(ids)}
     return dict(sorted(fold_of.items()))

@@ -12,7 +12,8 @@ import re
 from pathlib import Path
 from typing import Sequence
 
-from xqg_pyserini.data.convert import build, write_converted
+from xqg_pyserini.data.convert import build
+from xqg_pyserini.data.layout import write_converted
 from xqg_pyserini.data.squad import find_language_files, license_name, source_dir
 
 NAME = "xquad"

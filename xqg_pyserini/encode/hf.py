@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+import argparse
+
 import numpy as np
 
-DTYPES = ("float32", "float16", "bfloat16")
+from xqg_pyserini.encode.base import DTYPES
+from xqg_pyserini.errors import InputError
+from xqg_pyserini.options import Option
+
 
 
 class HFEncoder:
@@ -15,6 +20,23 @@ class HFEncoder:
     ``prefix`` handling follows Pyserini's ``AutoQueryEncoder``: the text becomes
     ``f"{prefix} {text}"``. Batches are sorted by token length so padding stays small.
     """
+
+    @classmethod
+    def options(cls) -> list[Option]:
+        """Pyserini's flag names. The four ``from_record`` ones shape the vector space, so a search
+        without ``--encoder`` takes them from the index's recorded encoder."""
+        return [
+            Option("--tokenizer", help="tokenizer name or dir if not the encoder's"),
+            Option("--pooling", choices=("cls", "mean"), from_record=True),
+            Option("--l2-norm", action=argparse.BooleanOptionalAction, from_record=True),
+            Option("--query-prefix", help='e.g. "query:" (joined to the text with a space)', from_record=True),
+            Option("--passage-prefix", help='e.g. "passage:"', from_record=True),
+            Option("--max-length", type=int, help="tokens per text (default: the model's)"),
+            Option("--batch-size", type=int),
+            Option("--device", help="cpu, cuda, cuda:1, ..."),
+            Option("--fp16", action="store_true", help="half precision (CUDA)"),
+            Option("--dtype", choices=DTYPES),
+        ]
 
     def __init__(self, model: str, pooling: str = "cls", l2_norm: bool = False,
                  query_prefix: str | None = None, passage_prefix: str | None = None,
@@ -26,13 +48,13 @@ class HFEncoder:
         from xqg_pyserini.encode.models import resolve
 
         if pooling not in ("cls", "mean"):
-            raise ValueError(f"--pooling must be cls or mean, not {pooling!r}")
+            raise InputError(f"--pooling must be cls or mean, not {pooling!r}")
         if fp16:
             dtype = "float16"
         if dtype not in DTYPES:
-            raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
+            raise InputError(f"--dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
         if dtype == "float16" and not str(device).startswith("cuda"):
-            raise ValueError("--fp16 needs a CUDA device (--device cuda)")
+            raise InputError("--fp16 needs a CUDA device (--device cuda)")
         self.model_name = model
         self.path = resolve(model)
         self.pooling = pooling

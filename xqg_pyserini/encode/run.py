@@ -16,18 +16,17 @@ import numpy as np
 
 from xqg_pyserini.encode.base import Encoder
 from xqg_pyserini.io.atomic import atomic_file
-from xqg_pyserini.io.corpus import read_corpus
+from xqg_pyserini.io.corpus import DEFAULT_PASSAGE_TEMPLATE, read_corpus
 from xqg_pyserini.io.embeddings import KINDS, EmbeddingStore, check_finite, read_store, write_store
-from xqg_pyserini.io.generated import generated_sha256, read_generated
+from xqg_pyserini.io.generated import PASSAGES_FIELD, QUERIES_FIELD, generated_sha256, read_generated
+from xqg_pyserini.io.hashing import file_sha256
 from xqg_pyserini.io.topics import read_topics
-from xqg_pyserini.provenance import file_sha256, versions
+from xqg_pyserini.provenance import versions
 
-DEFAULT_TEMPLATE = "{title} {contents}"
-QUERIES_FIELD, PASSAGES_FIELD = "generated_queries", "generated_passages"
 CHUNK = 1024
 
 
-def load_texts(path: str | Path, kind: str, passage_template: str = DEFAULT_TEMPLATE,
+def load_texts(path: str | Path, kind: str, passage_template: str = DEFAULT_PASSAGE_TEMPLATE,
                generated_field: str = QUERIES_FIELD) -> tuple[list[str], list[str]]:
     """``(ids, texts)`` to encode from an input file of the given kind."""
     if kind == "passage":
@@ -43,7 +42,7 @@ def load_texts(path: str | Path, kind: str, passage_template: str = DEFAULT_TEMP
 
 
 def encode_file(input_path: str | Path, kind: str, encoder: Encoder, output: str | Path,
-                passage_template: str = DEFAULT_TEMPLATE, chunk_size: int = CHUNK,
+                passage_template: str = DEFAULT_PASSAGE_TEMPLATE, chunk_size: int = CHUNK,
                 progress: bool = True, generated_field: str = QUERIES_FIELD) -> EmbeddingStore:
     """Generated queries are encoded as queries; generated passages (translations) as passages."""
     from tqdm.auto import tqdm

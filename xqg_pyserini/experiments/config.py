@@ -50,277 +50,18 @@ alpha 0) is always run.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from xqg_pyserini.encode.base import DTYPES
 from xqg_pyserini.errors import InputError
+from xqg_pyserini.experiments.checks import Checker, show
+from xqg_pyserini.experiments.settings import (  # noqa: F401 (ExperimentConfig and the settings: the API)
+    ALL, ARMS, CORRECTIONS, DEFAULT_METRICS, FUSIONS, AlignmentSettings, EncoderSettings, ExperimentConfig,
+    Reference, Significance, Sweep)
 
-ARMS = ("plain", "qg", "pg", "qg+pg")
-ALL = "all"
-DEFAULT_METRICS = ("MRR@10", "R@100", "R@2kt", "R@5kt")
-CORRECTIONS = ("none", "holm", "bonferroni")
-FUSIONS = ("sum", "mean")
-DTYPES = ("float32", "float16", "bfloat16")
-_RANGE = re.compile(r"^\s*(\d+)\s*\.\.\s*(\d+|all)\s*$")
 _LANG = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-
-
-# --------------------------------------------------------------------------- settings
-
-
-@dataclass(frozen=True)
-class EncoderSettings:
-    name: str = "e5-small"
-    encoder_class: str = "hf"
-    pooling: str | None = None
-    l2_norm: bool | None = None
-    query_prefix: str | None = None
-    passage_prefix: str | None = None
-    max_length: int | None = None
-    batch_size: int = 64
-    device: str = "cpu"
-    dtype: str = "float32"
-    tokenizer: str | None = None
-    passage_template: str = "{title} {contents}"
-
-    def flags(self) -> dict[str, Any]:
-        """Keyword flags for :func:`~xqg_pyserini.encode.base.create_encoder` (unset ones left out)."""
-        flags = dict(pooling=self.pooling, l2_norm=self.l2_norm, query_prefix=self.query_prefix,
-                     passage_prefix=self.passage_prefix, max_length=self.max_length, batch_size=self.batch_size,
-                     device=self.device, dtype=self.dtype, tokenizer=self.tokenizer)
-        return {key: value for key, value in flags.items() if value is not None}
-
-    def vector_settings(self) -> dict[str, Any]:
-        """What determines the vectors (batch size and device do not): the cache key."""
-        from xqg_pyserini.encode.base import preset_for
-
-        settings = {"name": self.name, "class": self.encoder_class, **preset_for(self.name)}
-        settings.update({k: v for k, v in dict(
-            pooling=self.pooling, l2_norm=self.l2_norm, query_prefix=self.query_prefix,
-            passage_prefix=self.passage_prefix, max_length=self.max_length, dtype=self.dtype,
-            tokenizer=self.tokenizer).items() if v is not None})
-        return settings
-
-    def cache_name(self) -> str:
-        """A dir name for this encoder's cache: readable slug plus a hash of the vector settings."""
-        digest = hashlib.sha256(json.dumps(self.vector_settings(), sort_keys=True).encode()).hexdigest()[:10]
-        slug = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(self.name).name or self.name).strip("_")[:40] or "encoder"
-        return f"{slug}-{digest}"
-
-
-@dataclass(frozen=True)
-class Reference:
-    alpha: float = 0.01
-    per_lang: int | None = None  # None: all
-    num_langs: int | None = None  # None: all
-
-
-@dataclass(frozen=True)
-class Sweep:
-    """One named sweep: the product of its arms and axis values (None = all)."""
-
-    name: str
-    arms: tuple[str, ...]
-    alphas: tuple[float, ...]
-    per_lang: tuple[int | None, ...]
-    num_langs: tuple[int | None, ...]
-    fusions: tuple[str, ...] = ()  # () = the top-level fusion
-    per_lang_range_to_all: int | None = None  # "N..all": every value from N up to the data's maximum
-    num_langs_range_to_all: int | None = None
-
-
-@dataclass(frozen=True)
-class Significance:
-    permutations: int = 10_000
-    seed: int = 42
-    correction: str = "none"
-    level: float = 0.05
-
-
-@dataclass(frozen=True)
-class AlignmentSettings:
-    arm: str = "qg"
-    alpha: float | None = None  # None: the reference value
-    per_lang: int | None | str = "reference"
-    num_langs: int | None | str = "reference"
-    fusion: str | None = None  # None: the top-level fusion
-
-
-@dataclass
-class ExperimentConfig:
-    path: Path
-    text: str  # the YAML as written
-    raw: dict[str, Any]
-    name: str
-    data: Path
-    output: Path | None = None
-    cache: Path | None = None
-    description: str = ""
-    encoder: EncoderSettings = field(default_factory=EncoderSettings)
-    topic_langs: list[str] | None = None
-    target_langs: list[str] | None = None
-    lang_order: list[str] | None = None
-    lang_order_seed: int | None = None
-    fusion: str = "sum"
-    hits: int = 100
-    threads: int = 1
-    metrics: list[str] = field(default_factory=lambda: list(DEFAULT_METRICS))
-    select_metric: str = ""
-    reference: Reference = field(default_factory=Reference)
-    grid: list[Sweep] = field(default_factory=list)
-    significance: Significance = field(default_factory=Significance)
-    plot_metrics: list[str] = field(default_factory=list)
-    alignment: AlignmentSettings | None = None
-    save_indexes: bool = False
-
-    @property
-    def arms(self) -> list[str]:
-        """Every arm of the grid, plain first."""
-        arms = ["plain"]
-        for sweep in self.grid:
-            arms += [arm for arm in sweep.arms if arm not in arms]
-        return arms
-
-    @property
-    def needs_qg(self) -> bool:
-        return any(arm in ("qg", "qg+pg") for arm in self.arms) or (
-            self.alignment is not None and self.alignment.arm in ("qg", "qg+pg"))
-
-    @property
-    def needs_pg(self) -> bool:
-        return any(arm in ("pg", "qg+pg") for arm in self.arms) or (
-            self.alignment is not None and self.alignment.arm in ("pg", "qg+pg"))
-
-
-# --------------------------------------------------------------------------- validation helpers
-
-
-class _Checker:
-    def __init__(self, path: Path):
-        self.path = path
-
-    def fail(self, key: str, message: str) -> InputError:
-        return InputError(f"{key}: {message}" if key else message, path=self.path)
-
-    def mapping(self, value: Any, key: str, allowed: dict[str, str], required: tuple[str, ...] = ()) -> dict:
-        """Check a mapping's keys: unknown keys name the allowed ones; required keys must be present."""
-        if not isinstance(value, dict):
-            raise self.fail(key, f"must be a mapping, got {_type(value)}")
-        for name in value:
-            if not isinstance(name, str) or name not in allowed:
-                where = f"{key}.{name}" if key else str(name)
-                raise self.fail(where, f"unknown key; allowed keys{' in ' + key if key else ''}: "
-                                       f"{', '.join(allowed)}")
-        for name in required:
-            if value.get(name) is None:
-                raise self.fail(f"{key}.{name}" if key else name, f"is required ({allowed[name]})")
-        return value
-
-    def string(self, value: Any, key: str, choices: tuple[str, ...] | None = None, optional: bool = False,
-               allow_empty: bool = False) -> str | None:
-        if value is None and optional:
-            return None
-        if not isinstance(value, str) or (not allow_empty and not value.strip()):
-            raise self.fail(key, f"must be a non-empty string, got {_show(value)}")
-        if choices is not None and value not in choices:
-            raise self.fail(key, f"must be one of {', '.join(choices)}, got {value!r}")
-        return value
-
-    def boolean(self, value: Any, key: str, optional: bool = False) -> bool | None:
-        if value is None and optional:
-            return None
-        if not isinstance(value, bool):
-            raise self.fail(key, f"must be true or false, got {_show(value)}")
-        return value
-
-    def integer(self, value: Any, key: str, minimum: int | None = None, optional: bool = False) -> int | None:
-        if value is None and optional:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(key, f"must be an integer, got {_show(value)}")
-        if minimum is not None and value < minimum:
-            raise self.fail(key, f"must be at least {minimum}, got {value}")
-        return value
-
-    def number(self, value: Any, key: str, low: float, high: float, optional: bool = False) -> float | None:
-        if value is None and optional:
-            return None
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self.fail(key, f"must be a number, got {_show(value)}")
-        if not low <= value <= high:
-            raise self.fail(key, f"must be within [{low:g}, {high:g}], got {value}")
-        return float(value)
-
-    def string_list(self, value: Any, key: str, optional: bool = True, pattern: re.Pattern | None = None
-                    ) -> list[str] | None:
-        if value is None and optional:
-            return None
-        if isinstance(value, str):
-            value = value.replace(",", " ").split()
-        if not isinstance(value, list) or not value:
-            raise self.fail(key, f"must be a non-empty list of strings, got {_show(value)}")
-        out = []
-        for i, item in enumerate(value):
-            text = self.string(item, f"{key}[{i}]")
-            if pattern is not None and not pattern.match(text):
-                raise self.fail(f"{key}[{i}]", f"{text!r} is not a language code")
-            if text in out:
-                raise self.fail(f"{key}[{i}]", f"{text!r} is listed twice")
-            out.append(text)
-        return out
-
-    def count_or_all(self, value: Any, key: str) -> int | None:
-        """An int >= 1, or ``all`` (None)."""
-        if value == ALL or value is None:
-            return None
-        return self.integer(value, key, minimum=1)
-
-    def axis(self, value: Any, key: str) -> tuple[tuple[int | None, ...], int | None]:
-        """A per_lang/num_langs axis: a value, a list of values, or a range ``"a..b"``/``"a..all"``.
-
-        Returns the explicit values and, for ``"a..all"``, the start of the open range.
-        """
-        if isinstance(value, str) and value != ALL:
-            match = _RANGE.match(value)
-            if not match:
-                raise self.fail(key, f"must be an integer >= 1, 'all', a list of those, or a range like "
-                                     f"'1..5' or '1..all'; got {value!r}")
-            start = int(match.group(1))
-            if start < 1:
-                raise self.fail(key, f"a range starts at 1 or more, got {value!r}")
-            if match.group(2) == ALL:
-                return (), start
-            stop = int(match.group(2))
-            if stop < start:
-                raise self.fail(key, f"empty range {value!r}")
-            return tuple(range(start, stop + 1)), None
-        values = value if isinstance(value, list) else [value]
-        if not values:
-            raise self.fail(key, "must not be empty")
-        out: list[int | None] = []
-        for i, item in enumerate(values):
-            parsed = self.count_or_all(item, f"{key}[{i}]" if isinstance(value, list) else key)
-            if parsed not in out:
-                out.append(parsed)
-        return tuple(out), None
-
-    def file_path(self, value: Any, key: str) -> Path:
-        text = self.string(value, key)
-        path = Path(text).expanduser()
-        return path if path.is_absolute() else (self.path.parent / path).resolve()
-
-
-def _type(value: Any) -> str:
-    return "null" if value is None else type(value).__name__
-
-
-def _show(value: Any) -> str:
-    return f"{_type(value)} {value!r}" if value is not None else "null"
-
 
 # --------------------------------------------------------------------------- the schema
 
@@ -380,7 +121,7 @@ def parse_config(raw: Any, path: str | Path, text: str = "") -> ExperimentConfig
     from xqg_pyserini.evaluate.rkt import parse_rkt
 
     path = Path(path)
-    c = _Checker(path)
+    c = Checker(path)
     if raw is None:
         raise c.fail("", "the config is empty")
     c.mapping(raw, "", _TOP, required=("name", "data", "grid"))
@@ -439,7 +180,7 @@ def parse_config(raw: Any, path: str | Path, text: str = "") -> ExperimentConfig
     return config
 
 
-def _encoder(c: _Checker, raw: Any) -> EncoderSettings:
+def _encoder(c: Checker, raw: Any) -> EncoderSettings:
     if raw is None:
         return EncoderSettings()
     if isinstance(raw, str):
@@ -463,7 +204,7 @@ def _encoder(c: _Checker, raw: Any) -> EncoderSettings:
     )
 
 
-def _template(c: _Checker, value: Any) -> str:
+def _template(c: Checker, value: Any) -> str:
     template = c.string(value, "encoder.passage_template")
     try:
         template.format(title="", contents="", text="")
@@ -473,18 +214,18 @@ def _template(c: _Checker, value: Any) -> str:
     return template
 
 
-def _reference(c: _Checker, raw: Any) -> Reference:
+def _reference(c: Checker, raw: Any) -> Reference:
     raw = c.mapping(raw if raw is not None else {}, "reference", _REFERENCE)
     return Reference(alpha=c.number(raw.get("alpha", 0.01), "reference.alpha", 0.0, 1.0),
                      per_lang=c.count_or_all(raw.get("per_lang", ALL), "reference.per_lang"),
                      num_langs=c.count_or_all(raw.get("num_langs", ALL), "reference.num_langs"))
 
 
-def _grid(c: _Checker, raw: Any) -> list[Sweep]:
+def _grid(c: Checker, raw: Any) -> list[Sweep]:
     if isinstance(raw, list):
         raise c.fail("grid", "must be a mapping of sweep name -> {arms, alphas, per_lang, num_langs}")
     if not isinstance(raw, dict) or not raw:
-        raise c.fail("grid", f"must be a non-empty mapping of named sweeps, got {_show(raw)}")
+        raise c.fail("grid", f"must be a non-empty mapping of named sweeps, got {show(raw)}")
     sweeps = []
     for name, spec in raw.items():
         key = f"grid.{name}"
@@ -524,7 +265,7 @@ def _grid(c: _Checker, raw: Any) -> list[Sweep]:
     return sweeps
 
 
-def _significance(c: _Checker, raw: Any) -> Significance:
+def _significance(c: Checker, raw: Any) -> Significance:
     raw = c.mapping(raw if raw is not None else {}, "significance", _SIGNIFICANCE)
     d = Significance()
     return Significance(
@@ -535,7 +276,7 @@ def _significance(c: _Checker, raw: Any) -> Significance:
     )
 
 
-def _alignment(c: _Checker, raw: Any) -> AlignmentSettings:
+def _alignment(c: Checker, raw: Any) -> AlignmentSettings:
     if raw is True:
         return AlignmentSettings()
     c.mapping(raw, "alignment", _ALIGNMENT)

@@ -23,11 +23,11 @@ from xqg_pyserini.evaluate.rkt import parse_rkt
 from xqg_pyserini.experiments.config import ExperimentConfig
 from xqg_pyserini.io.answers import Answer, read_answers
 from xqg_pyserini.io.corpus import Passage, read_corpus
-from xqg_pyserini.io.generated import GeneratedText, read_generated
+from xqg_pyserini.io.generated import (  # noqa: F401 (the runner imports the fields from here)
+    PASSAGES_FIELD, QUERIES_FIELD, GeneratedText, read_generated)
 from xqg_pyserini.io.qrels import Qrels, read_qrels
 from xqg_pyserini.io.topics import read_topics
 
-QUERIES_FIELD, PASSAGES_FIELD = "generated_queries", "generated_passages"
 
 
 @dataclass

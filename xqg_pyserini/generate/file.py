@@ -29,18 +29,34 @@ from typing import Any, Iterator, Sequence
 
 from xqg_pyserini.errors import InputError
 from xqg_pyserini.generate.base import LANGUAGES, OUTPUT_FIELDS, Request
+from xqg_pyserini.io.generated import FIELDS, QUERIES_FIELD
+from xqg_pyserini.io.hashing import file_sha256
 from xqg_pyserini.io.jsonl import read_jsonl, require_str
-from xqg_pyserini.provenance import file_sha256
+from xqg_pyserini.options import Option
 
 SUFFIXES = (".jsonl", ".json", ".parquet", ".tsv", ".txt")
 DIR_SUFFIXES = (".jsonl", ".parquet", ".tsv")  # not .json/.txt: dataset dirs hold metadata files with those
 TEXT_COLUMNS = ("query", "text")
 
 
+OUTPUT_OF_FIELD = {field: output for output, field in OUTPUT_FIELDS.items()}
+
+
 class FileGenerator:
+    summary = "import generations: released JSONL/parquet, or docid<TAB>lang<TAB>query"
+
+    @classmethod
+    def options(cls) -> list[Option]:
+        return [
+            Option("--model", keyword="path", help="input file or dir",
+                   required="the file generator needs --model FILE_OR_DIR (the generations to import)"),
+            Option("--generated-field", keyword="output", choices=FIELDS, default=QUERIES_FIELD,
+                   convert=OUTPUT_OF_FIELD.get, help="which field the imported rows fill (default: %(default)s)"),
+        ]
+
     def __init__(self, path: str | Path, output: str = "queries"):
         if output not in OUTPUT_FIELDS:
-            raise ValueError(f"output must be one of {', '.join(OUTPUT_FIELDS)}, not {output!r}")
+            raise InputError(f"output must be one of {', '.join(OUTPUT_FIELDS)}, not {output!r}")
         self.output = output
         self.field = OUTPUT_FIELDS[output]
         self.path = Path(path)

@@ -32,32 +32,17 @@ import re
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from xqg_pyserini.generate.base import LANGUAGES, Request
+from xqg_pyserini.encode.base import DTYPES
+from xqg_pyserini.errors import InputError
+from xqg_pyserini.generate.base import BATCH_SIZE, DEVICE, DTYPE, LANGUAGES, Request
+from xqg_pyserini.generate.mt_codes import FLORES, MARIAN_CODES
+from xqg_pyserini.options import Option
 
-DTYPES = ("float32", "float16", "bfloat16")
 SEGMENTS = ("sentence", "passage")
 
 # config.model_type -> the transformers class with the generation (LM) head.
 GENERATION_HEADS = {"marian": "MarianMTModel", "m2m_100": "M2M100ForConditionalGeneration",
                     "nllb-moe": "NllbMoeForConditionalGeneration"}
-
-# ISO 639-1 -> FLORES-200 code (NLLB).
-FLORES = {
-    "ar": "arb_Arab", "bn": "ben_Beng", "de": "deu_Latn", "el": "ell_Grek", "en": "eng_Latn",
-    "es": "spa_Latn", "fi": "fin_Latn", "fr": "fra_Latn", "hi": "hin_Deva", "id": "ind_Latn",
-    "it": "ita_Latn", "ja": "jpn_Jpan", "ko": "kor_Hang", "nl": "nld_Latn", "pt": "por_Latn",
-    "ru": "rus_Cyrl", "sw": "swh_Latn", "te": "tel_Telu", "th": "tha_Thai", "tr": "tur_Latn",
-    "vi": "vie_Latn", "zh": "zho_Hans",
-}
-
-# ISO 639-1 -> the ``>>xxx<<`` codes OPUS-MT uses for it, most specific first (ISO 639-3,
-# macrolanguage members, script-tagged Chinese). The bare ISO 639-1 code is always tried first.
-MARIAN_CODES = {
-    "ar": ["ara", "arb"], "bn": ["ben"], "de": ["deu"], "el": ["ell"], "en": ["eng"], "es": ["spa"],
-    "fi": ["fin"], "fr": ["fra"], "hi": ["hin"], "id": ["ind"], "it": ["ita"], "ja": ["jpn"],
-    "ko": ["kor"], "nl": ["nld"], "pt": ["por"], "ru": ["rus"], "sw": ["swa", "swh"], "te": ["tel"],
-    "th": ["tha"], "tr": ["tur"], "vi": ["vie"], "zh": ["cmn_Hans", "zho_Hans", "cmn", "zho"],
-}
 
 # Languages written without spaces between sentences.
 NO_SPACE_LANGS = {"ja", "zh"}
@@ -90,6 +75,26 @@ class HFTranslator:
     """Translate passages with a Marian, M2M100 or NLLB model (see the module docstring)."""
 
     output = "passages"
+    summary = "passage translation with Marian, M2M100 or NLLB"
+    needs_language_names = True  # each code picks a model or a target-language token
+
+    @classmethod
+    def options(cls) -> list[Option]:
+        return [
+            Option("--model", required="hf-mt needs --model (a Marian, M2M100 or NLLB checkpoint)",
+                   help="HF id or local dir, or a template with {lang} (one model per language)"),
+            DEVICE, DTYPE,
+            Option("--max-length", type=int, help="input tokens kept per segment (default 512)"),
+            Option("--top-p", type=float, help="default 1.0 (with --sample)"),
+            Option("--temperature", type=float, help="default 1.0 (with --sample)"),
+            Option("--sample", action="store_true", keyword="do_sample",
+                   help="sample translations instead of beam search"),
+            Option("--num-beams", type=int, help="default 4"),
+            Option("--segment", choices=SEGMENTS, help="translate sentence by sentence (default) or the whole passage"),
+            Option("--source-lang", help="corpus language (default en)"),
+            Option("--model-lang-codes", help="override the model's codes, e.g. 'ar=arb_Arab,ja=jpn_Jpan'"),
+            BATCH_SIZE,
+        ]
 
     def __init__(self, model: str, device: str = "cpu", dtype: str = "float32", max_length: int = 512,
                  batch_size: int = 16, num_beams: int = 4, max_new_tokens: int | None = None,
@@ -97,16 +102,17 @@ class HFTranslator:
                  segment: str = "sentence", include_title: bool = True, source_lang: str = "en",
                  model_lang_codes: str | dict[str, str] | None = None):
         if dtype not in DTYPES:
-            raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
+            raise InputError(f"--dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
         if dtype == "float16" and not str(device).startswith("cuda"):
-            raise ValueError("float16 needs a CUDA device (--device cuda)")
+            raise InputError("float16 needs a CUDA device (--device cuda)")
         if segment not in SEGMENTS:
-            raise ValueError(f"segment must be one of {', '.join(SEGMENTS)}, not {segment!r}")
+            raise InputError(f"--segment must be one of {', '.join(SEGMENTS)}, not {segment!r}")
         if source_lang not in FLORES:
-            raise ValueError(f"unknown source language {source_lang!r}; known: {', '.join(sorted(FLORES))}")
-        for name, value in (("max_length", max_length), ("batch_size", batch_size), ("num_beams", num_beams)):
+            raise InputError(f"--source-lang: unknown source language {source_lang!r}; "
+                             f"known: {', '.join(sorted(FLORES))}")
+        for flag, value in (("--max-length", max_length), ("--batch-size", batch_size), ("--num-beams", num_beams)):
             if int(value) < 1:
-                raise ValueError(f"{name} must be at least 1, not {value}")
+                raise InputError(f"{flag} must be at least 1, not {value}")
         self.model_name = model
         self.device = device
         self.dtype = dtype
@@ -125,7 +131,10 @@ class HFTranslator:
         self._loaded: dict[str, _Loaded] = {}
         self._targets: dict[str, _Target] = {}
         if not self.is_template:
-            self._load(model)  # fail fast on a model that cannot translate
+            try:
+                self._load(model)  # fail fast on a model that cannot translate
+            except OSError as err:
+                raise InputError(f"cannot load model {model}: {err}") from None
 
     def config(self) -> dict[str, Any]:
         return {
@@ -148,7 +157,7 @@ class HFTranslator:
         for lang in sorted(LANGUAGES):
             try:
                 self._target(lang)
-            except ValueError:
+            except InputError:
                 continue
             supported.append(lang)
         return supported
@@ -186,11 +195,11 @@ class HFTranslator:
         config = AutoConfig.from_pretrained(name)
         model_type = getattr(config, "model_type", None)
         if model_type not in GENERATION_HEADS:
-            raise ValueError(f"{name} is a {model_type!r} model, not a translation model hf-mt supports: "
+            raise InputError(f"{name} is a {model_type!r} model, not a translation model hf-mt supports: "
                              "Marian (opus-mt), M2M100 or NLLB")
         architectures = list(getattr(config, "architectures", None) or [])
         if architectures and GENERATION_HEADS[model_type] not in architectures:
-            raise ValueError(f"{name} has no generation head (architectures: {', '.join(architectures)}); "
+            raise InputError(f"{name} has no generation head (architectures: {', '.join(architectures)}); "
                              f"hf-mt needs a {GENERATION_HEADS[model_type]} checkpoint")
         tokenizer = AutoTokenizer.from_pretrained(name)
         family = _family(name, model_type, tokenizer)
@@ -212,26 +221,26 @@ class HFTranslator:
         if lang in self._targets:
             return self._targets[lang]
         if lang not in LANGUAGES:
-            raise ValueError(f"unknown language code {lang!r}; known: {', '.join(sorted(LANGUAGES))}")
+            raise InputError(f"unknown language code {lang!r}; known: {', '.join(sorted(LANGUAGES))}")
         name = self._model_for(lang)
         try:
             loaded = self._load(name)
         except OSError as error:
             if not self.is_template:
                 raise
-            raise ValueError(f"no translation model for {lang!r}: template {self.model_name!r} gives {name!r}, "
+            raise InputError(f"no translation model for {lang!r}: template {self.model_name!r} gives {name!r}, "
                              f"which cannot be loaded ({error})") from error
         tokenizer = loaded.tokenizer
         if loaded.family == "nllb":
             supported = {iso: code for iso, code in FLORES.items() if _token_id(tokenizer, code) is not None}
             if lang not in supported:
-                raise ValueError(f"{name} (NLLB) cannot translate into {lang!r} ({FLORES[lang]}); "
+                raise InputError(f"{name} (NLLB) cannot translate into {lang!r} ({FLORES[lang]}); "
                                  f"supported: {', '.join(sorted(supported))}")
             target = _Target(lang, loaded, forced_bos_token_id=_token_id(tokenizer, FLORES[lang]), code=FLORES[lang])
         elif loaded.family == "m2m100":
             supported = sorted(getattr(tokenizer, "lang_code_to_id", {}))
             if lang not in supported:
-                raise ValueError(f"{name} (M2M100) cannot translate into {lang!r}; supported: {', '.join(supported)}")
+                raise InputError(f"{name} (M2M100) cannot translate into {lang!r}; supported: {', '.join(supported)}")
             target = _Target(lang, loaded, forced_bos_token_id=tokenizer.get_lang_id(lang), code=lang)
         else:
             target = self._marian_target(lang, loaded)
@@ -246,7 +255,7 @@ class HFTranslator:
             for candidate in [lang, self.model_lang_codes.get(lang), *MARIAN_CODES.get(lang, [])]:
                 if candidate and f">>{candidate}<<" in codes:
                     return _Target(lang, loaded, prefix=f">>{candidate}<< ", code=candidate)
-            raise ValueError(f"{loaded.name} (multilingual Marian) has no target token for {lang!r} "
+            raise InputError(f"{loaded.name} (multilingual Marian) has no target token for {lang!r} "
                              f"(tried {', '.join(f'>>{c}<<' for c in [lang, *MARIAN_CODES.get(lang, [])])}); "
                              f"its target tokens: {', '.join(sorted(codes))}")
         if self.is_template:
@@ -256,12 +265,12 @@ class HFTranslator:
             match = _MARIAN_PAIR_NAME.search(loaded.name)
             produces = match.group(1) if match else None
         if produces is None:
-            raise ValueError(f"cannot tell which language {loaded.name} translates into; give a model name "
+            raise InputError(f"cannot tell which language {loaded.name} translates into; give a model name "
                              "template with {lang} (for example Helsinki-NLP/opus-mt-en-{lang}) so each "
                              "language loads its own model")
         accepted = {lang, self.model_lang_codes.get(lang), *MARIAN_CODES.get(lang, [])}
         if produces not in accepted:
-            raise ValueError(f"{loaded.name} translates into {produces!r} only, not {lang!r}; for several "
+            raise InputError(f"{loaded.name} translates into {produces!r} only, not {lang!r}; for several "
                              "languages give a model name template with {lang}, e.g. Helsinki-NLP/opus-mt-en-{lang}")
         return _Target(lang, loaded, code=produces)
 
@@ -350,7 +359,7 @@ def _family(name: str, model_type: str, tokenizer: Any) -> str:
         return "m2m100"
     if _token_id(tokenizer, "eng_Latn") is not None:
         return "nllb"
-    raise ValueError(f"{name} is an {model_type} model whose tokenizer ({type(tokenizer).__name__}) has neither "
+    raise InputError(f"{name} is an {model_type} model whose tokenizer ({type(tokenizer).__name__}) has neither "
                      "M2M100 language tokens (__en__) nor NLLB FLORES-200 codes (eng_Latn)")
 
 
@@ -381,6 +390,6 @@ def _parse_codes(codes: str | dict[str, str] | None) -> dict[str, str]:
     for item in codes.split(","):
         lang, sep, code = item.strip().partition("=")
         if not sep or not lang.strip() or not code.strip():
-            raise ValueError(f"model language codes must look like 'ja=jap,zh=zh', not {codes!r}")
+            raise InputError(f"--model-lang-codes must look like 'ja=jap,zh=zh', not {codes!r}")
         parsed[lang.strip()] = code.strip()
     return parsed

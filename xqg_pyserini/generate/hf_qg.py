@@ -20,15 +20,16 @@ from __future__ import annotations
 
 import copy
 import hashlib
-from pathlib import Path
+import operator
 from typing import Any, Sequence
 
+from xqg_pyserini.encode.base import DTYPES
 from xqg_pyserini.errors import InputError
-from xqg_pyserini.generate.base import LANGUAGES, Request, check_langs
+from xqg_pyserini.generate.base import BATCH_SIZE, DEVICE, DTYPE, LANGUAGES, Request, check_langs
+from xqg_pyserini.options import Option, file_text
 
 DEFAULT_MODEL = "ielabgroup/xor-tydi-docTquery-mt5-base"
 PROMPT = "Generate a {language} question for this passage: {title} {passage}"
-DTYPES = ("float32", "float16", "bfloat16")
 SAMPLER = "gumbel-max, lowbias32 counter noise, v1"
 
 
@@ -75,6 +76,25 @@ class HFQueryGenerator:
     """
 
     output = "queries"
+    summary = "query generation with a Hugging Face seq2seq or causal LM"
+    needs_language_names = True  # the prompt names the language
+
+    @classmethod
+    def options(cls) -> list[Option]:
+        return [
+            Option("--model", help=f"HF id or local dir (default {DEFAULT_MODEL})"),
+            DEVICE, DTYPE,
+            Option("--max-length", type=int, help="generated tokens, as transformers counts them (default 64)"),
+            Option("--max-input-length", type=int, help="input tokens kept (default 256)"),
+            Option("--top-k", type=int, help="default 50 (0 = off)"),
+            Option("--top-p", type=float, help="default 1.0"),
+            Option("--temperature", type=float, help="default 1.0"),
+            Option("--no-sample", action="store_true", keyword="do_sample", convert=operator.not_,
+                   help="beam search returning the best --per-lang beams instead of sampling"),
+            Option("--prompt-template", keyword="prompt", convert=file_text("--prompt-template"),
+                   help="file with the prompt; fills {language} {title} {passage}"),
+            BATCH_SIZE,
+        ]
 
     def __init__(self, model: str = DEFAULT_MODEL, device: str = "cpu", dtype: str = "float32",
                  max_length: int = 64, max_input_length: int | None = 256, top_k: int | None = 50,
@@ -84,12 +104,12 @@ class HFQueryGenerator:
         from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
         if dtype not in DTYPES:
-            raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
+            raise InputError(f"--dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
         if temperature <= 0 or not 0 < top_p <= 1 or (top_k is not None and top_k < 0):
-            raise ValueError("need temperature > 0, 0 < top_p <= 1 and top_k >= 0")
+            raise InputError("need --temperature > 0, 0 < --top-p <= 1 and --top-k >= 0")
         for field in ("{title}", "{passage}"):
             if field not in prompt:
-                raise ValueError(f"prompt must contain {field}: {prompt!r}")
+                raise InputError(f"--prompt-template: the prompt must contain {field}: {prompt!r}")
         self.model_name = str(model)
         self.device = device
         self.dtype = dtype
@@ -267,54 +287,3 @@ class GumbelSampler:
 
 
 # --- random checkpoints for tests and benchmarks (no model hub) ------------------------------
-
-SHAPES = {
-    "tiny": dict(d_model=32, d_kv=8, d_ff=64, num_layers=2, num_decoder_layers=2, num_heads=4),
-    "mt5-base": dict(d_model=768, d_kv=64, d_ff=2048, num_layers=12, num_decoder_layers=12, num_heads=12,
-                     vocab_size=250112),
-}
-
-
-def build_random_mt5(out_dir: str | Path, texts: Sequence[str], shape: str = "tiny", vocab_size: int = 3000,
-                     seed: int = 0) -> Path:
-    """Save a randomly initialised mT5 with a sentencepiece-unigram tokenizer trained on ``texts``.
-
-    ``shape="mt5-base"`` has google/mt5-base's dimensions and 250,112-entry vocabulary (the
-    tokenizer is padded with filler pieces), for speed measurements on a GPU.
-    """
-    import json
-
-    import torch
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
-    from transformers import MT5Config, MT5ForConditionalGeneration, T5Tokenizer
-
-    if shape not in SHAPES:
-        raise ValueError(f"shape must be one of {', '.join(SHAPES)}")
-    dims = dict(SHAPES[shape])
-    out = Path(out_dir)
-    specials = ["<pad>", "</s>", "<unk>"]  # mT5's ids 0, 1, 2
-    tokenizer = Tokenizer(models.Unigram())
-    tokenizer.normalizer = normalizers.NFKC()
-    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
-    tokenizer.decoder = decoders.Metaspace()
-    tokenizer.train_from_iterator(texts, trainers.UnigramTrainer(vocab_size=vocab_size, special_tokens=specials,
-                                                                 unk_token="<unk>"))
-    pieces = [tuple(piece) for piece in json.loads(tokenizer.to_str())["model"]["vocab"]]
-    size = dims.pop("vocab_size", len(pieces))
-    if size > len(pieces):
-        pieces += [(f"\u2581filler{i}", -99.0) for i in range(size - len(pieces))]
-        trained = tokenizer
-        tokenizer = Tokenizer(models.Unigram(pieces, unk_id=2, byte_fallback=False))
-        tokenizer.normalizer, tokenizer.pre_tokenizer, tokenizer.decoder = (
-            trained.normalizer, trained.pre_tokenizer, trained.decoder)
-    tokenizer.post_processor = processors.TemplateProcessing(single="$A </s>", pair="$A </s> $B </s>",
-                                                             special_tokens=[("</s>", 1)])
-    T5Tokenizer(tokenizer_object=tokenizer, extra_ids=0, model_max_length=512).save_pretrained(out)
-    config = MT5Config(vocab_size=size, pad_token_id=0, eos_token_id=1, decoder_start_token_id=0,
-                       feed_forward_proj="gated-gelu", tie_word_embeddings=False, **dims)
-    torch.manual_seed(seed)
-    model = MT5ForConditionalGeneration(config)
-    with torch.no_grad():
-        model.lm_head.weight.mul_(0.1)  # flatter next-token distributions: samples differ, as a trained model's do
-    model.save_pretrained(out)
-    return out

@@ -30,7 +30,9 @@ from pathlib import Path
 from typing import Any, Sequence
 from urllib.parse import urlsplit
 
+from xqg_pyserini.errors import InputError
 from xqg_pyserini.generate.base import LANGUAGES, Request
+from xqg_pyserini.options import Option, file_text
 
 PLACEHOLDERS = ("language", "lang", "title", "passage", "n")
 DEFAULT_TEMPLATE = "query.txt"  # in xqg_pyserini/generate/prompts/
@@ -47,6 +49,24 @@ class OpenAIGenerator:
 
     output = "queries"
     languages = sorted(LANGUAGES)  # the prompt names the language in English
+    summary = "any OpenAI-compatible chat endpoint"
+    needs_language_names = True
+
+    @classmethod
+    def options(cls) -> list[Option]:
+        return [
+            Option("--model", required="openai needs --model (the model name the server serves)",
+                   help="served model name"),
+            Option("--base-url", help="e.g. http://127.0.0.1:8000/v1 (default: $OPENAI_BASE_URL)"),
+            Option("--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the key"),
+            Option("--prompt-template", help="file with the prompt; fills {language} {lang} {title} {passage} {n}"),
+            Option("--concurrency", type=int, help="requests in flight (default 4)"),
+            Option("--max-retries", type=int, help="on 429/5xx/timeouts (default 5)"),
+            Option("--timeout", type=float, help="seconds per request (default 60)"),
+            Option("--max-tokens", type=int, help="default 256"),
+            Option("--temperature", type=float, help="default 0.7"),
+            Option("--top-p", type=float, help="default: the server's"),
+        ]
 
     def __init__(self, model: str, base_url: str | None = None, api_key: str | None = None,
                  api_key_env: str = "OPENAI_API_KEY", prompt_template: str | Path | None = None,
@@ -54,16 +74,16 @@ class OpenAIGenerator:
                  temperature: float = 0.7, max_tokens: int = 256, top_p: float | None = None,
                  backoff: float = 0.5, max_backoff: float = 8.0):
         if not model:
-            raise ValueError("a model name is required (the name the server serves it under)")
+            raise InputError("a model name is required (the name the server serves it under)")
         if int(concurrency) < 1 or int(max_retries) < 0 or float(timeout) <= 0:
-            raise ValueError("concurrency must be >= 1, max_retries >= 0 and timeout > 0")
+            raise InputError("--concurrency must be >= 1, --max-retries >= 0 and --timeout > 0")
         self.model = model
         self.base_url = normalize_base_url(base_url or os.environ.get("OPENAI_BASE_URL") or f"https://{OPENAI_HOST}/v1")
         self.url = f"{self.base_url}/chat/completions"
         # The key is read here and kept off config(); the environment is never written.
         self._api_key = api_key or (os.environ.get(api_key_env) if api_key_env else None) or None
         if self._api_key is None and urlsplit(self.base_url).hostname == OPENAI_HOST:
-            raise ValueError(f"{self.base_url} needs an API key: pass api_key or set ${api_key_env}")
+            raise InputError(f"{self.base_url} needs an API key: pass api_key or set ${api_key_env}")
         self.template_path = str(prompt_template) if prompt_template else f"(default) {DEFAULT_TEMPLATE}"
         self.template = load_template(prompt_template)
         self.concurrency = int(concurrency)
@@ -86,7 +106,7 @@ class OpenAIGenerator:
 
     def prompt(self, request: Request) -> str:
         if request.lang not in LANGUAGES:
-            raise ValueError(f"unknown language code {request.lang!r}; known: {', '.join(sorted(LANGUAGES))}")
+            raise InputError(f"unknown language code {request.lang!r}; known: {', '.join(sorted(LANGUAGES))}")
         return self.template.format_map({"language": LANGUAGES[request.lang], "lang": request.lang,
                                          "title": request.title, "passage": request.text, "n": request.n})
 
@@ -158,28 +178,28 @@ def normalize_base_url(base_url: str) -> str:
     url = base_url.strip().rstrip("/")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"base URL must look like http://host:port/v1, not {base_url!r}")
+        raise InputError(f"--base-url: the base URL must look like http://host:port/v1, not {base_url!r}")
     return url if parts.path else f"{url}/v1"
 
 
 def load_template(path: str | Path | None) -> str:
     """The prompt template's text; only the placeholders in PLACEHOLDERS may appear."""
     if path:
-        text = Path(path).read_text(encoding="utf-8")
+        text = file_text("--prompt-template")(str(path))
     else:
         text = files("xqg_pyserini.generate").joinpath("prompts", DEFAULT_TEMPLATE).read_text(encoding="utf-8")
     where = path or DEFAULT_TEMPLATE
     try:
         fields = [field for _, field, _, _ in string.Formatter().parse(text) if field is not None]
     except ValueError as error:
-        raise ValueError(f"prompt template {where}: {error} (write literal braces as {{{{ and }}}})") from error
+        raise InputError(f"prompt template {where}: {error} (write literal braces as {{{{ and }}}})") from error
     bad = sorted({field for field in fields if field not in PLACEHOLDERS})
     if bad:
-        raise ValueError(f"prompt template {where}: unknown placeholder(s) {', '.join('{' + b + '}' for b in bad)}; "
+        raise InputError(f"prompt template {where}: unknown placeholder(s) {', '.join('{' + b + '}' for b in bad)}; "
                          f"known: {', '.join('{' + p + '}' for p in PLACEHOLDERS)} "
                          "(write literal braces as {{ and }})")
     if "passage" not in fields:
-        raise ValueError(f"prompt template {where} has no {{passage}} placeholder")
+        raise InputError(f"prompt template {where} has no {{passage}} placeholder")
     return text
 
 

@@ -44,7 +44,8 @@ from xqg_pyserini.io.atomic import atomic_file
 from xqg_pyserini.io.corpus import Passage, read_corpus
 from xqg_pyserini.io.generated import (  # noqa: F401 (iter_generated, generated_sha256: API)
     MANIFEST_PATTERN, generated_sha256, iter_generated, shard_set_manifests)
-from xqg_pyserini.provenance import file_sha256, write_provenance
+from xqg_pyserini.io.hashing import file_sha256
+from xqg_pyserini.provenance import write_provenance
 
 SHARD_FILE = "shard-{index:05d}-of-{count:05d}.jsonl"
 MANIFEST_FILE = "manifest-{index}-of-{count}.json"
@@ -254,10 +255,7 @@ def _check_arguments(generator: Generator, langs: Sequence[str], per_lang: int, 
         raise InputError(f"per_lang must be at least 1, not {per_lang}")
     if batch_size < 1:
         raise InputError(f"batch_size must be at least 1, not {batch_size}")
-    try:
-        langs = check_langs(list(langs), getattr(generator, "languages", None))
-    except ValueError as err:
-        raise InputError(str(err)) from None
+    langs = check_langs(list(langs), getattr(generator, "languages", None))
     if len(set(langs)) != len(langs):
         raise InputError(f"repeated language code in {','.join(langs)}")
     field = OUTPUT_FIELDS.get(getattr(generator, "output", "queries"))

@@ -51,23 +51,20 @@ already tokenized as it is.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 import tempfile
 import time
-import unicodedata
 from collections import Counter
-from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable
 
 from xqg_pyserini.errors import InputError
 from xqg_pyserini.index.fusion import select_rows
+from xqg_pyserini.index.subword import DEFAULT_TOKENIZER, SubwordTokenizer, TokenizerSpec, subword_tokenizer
 from xqg_pyserini.io.atomic import atomic_dir
-from xqg_pyserini.io.corpus import Passage, read_corpus
-from xqg_pyserini.io.generated import FIELD, read_generated
+from xqg_pyserini.io.corpus import DEFAULT_PASSAGE_TEMPLATE, Passage, read_corpus
+from xqg_pyserini.io.generated import FIELDS, QUERIES_FIELD, read_generated
 from xqg_pyserini.io.jsonl import read_jsonl
 from xqg_pyserini.provenance import versions
 
@@ -76,8 +73,6 @@ KIND = "xqg-lucene-index"
 SUBWORD = "subword"
 WHITESPACE = "whitespace"
 DEFAULT_ANALYZER = SUBWORD
-DEFAULT_TOKENIZER = "e5-small"
-GENERATED_FIELDS = ("generated_queries", "generated_passages")
 RAW_TEXT_FIELD = "passage"  # the raw JSON field holding the passage text as given
 
 # Anserini's AnalyzerMap (language code -> Lucene analyzer), as `-language` uses it at indexing.
@@ -133,84 +128,6 @@ def pyserini_search_flags(analyzer: str) -> list[str]:
     if is_pretokenized(analyzer):
         return ["--pretokenized"]
     return [] if analyzer == "en" else ["--language", analyzer]
-
-
-# --------------------------------------------------------------------------- subword tokenizer
-
-WORD_START = "\u2581"  # sentencepiece's ▁
-
-
-def _keep(token: str) -> bool:
-    return any(unicodedata.category(c)[0] in "LNM" for c in token)
-
-
-@dataclass(frozen=True)
-class TokenizerSpec:
-    """How texts are pre-tokenized for a ``subword`` index; recorded in ``xqg.json``."""
-
-    name: str = DEFAULT_TOKENIZER
-    lowercase: bool = True
-    word_start: str = "keep"  # or "drop": strip sentencepiece's ▁ from word-initial pieces
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "lowercase": self.lowercase, "word_start": self.word_start,
-                "drop": "tokens without a letter, digit or mark"}
-
-    @classmethod
-    def from_dict(cls, record: dict[str, Any]) -> "TokenizerSpec":
-        return cls(name=record.get("name", DEFAULT_TOKENIZER), lowercase=bool(record.get("lowercase", True)),
-                   word_start=record.get("word_start", "keep"))
-
-
-class SubwordTokenizer:
-    """Texts -> space-joined subword tokens, the same way for documents and queries."""
-
-    def __init__(self, spec: TokenizerSpec = TokenizerSpec()):
-        if spec.word_start not in ("drop", "keep"):
-            raise InputError(f"word_start must be 'drop' or 'keep', not {spec.word_start!r}")
-        from tokenizers import Tokenizer
-        from transformers import AutoTokenizer
-
-        from xqg_pyserini.encode.models import resolve
-
-        self.spec = spec
-        self.path = resolve(spec.name)
-        try:
-            loaded = AutoTokenizer.from_pretrained(self.path)
-        except (OSError, ValueError) as err:
-            raise InputError(f"cannot load tokenizer {spec.name!r} ({self.path}): {err}") from None
-        backend = getattr(loaded, "backend_tokenizer", None)
-        if backend is None:
-            raise InputError(f"tokenizer {spec.name!r} has no fast (Rust) tokenizer; a tokenizer.json is needed")
-        serialized = backend.to_str()
-        self.sha256 = hashlib.sha256(serialized.encode("utf-8")).hexdigest()
-        # A private copy with truncation and padding off: pre-tokenization must see the whole text.
-        self._tokenizer = Tokenizer.from_str(serialized)
-        self._tokenizer.no_truncation()
-        self._tokenizer.no_padding()
-
-    def record(self) -> dict[str, Any]:
-        return {**self.spec.to_dict(), "path": str(self.path), "sha256": self.sha256}
-
-    def _clean(self, token: str) -> str:
-        token = "".join(c for c in token if not c.isspace())  # Lucene splits on whitespace only
-        if self.spec.word_start == "drop":
-            token = token.replace(WORD_START, "")
-        return token if _keep(token) else ""
-
-    def tokenize(self, texts: Sequence[str], batch_size: int = 4096) -> list[str]:
-        """Each text as its kept tokens joined by single spaces (possibly empty)."""
-        out: list[str] = []
-        for start in range(0, len(texts), batch_size):
-            batch = [t.lower() if self.spec.lowercase else t for t in texts[start:start + batch_size]]
-            for encoding in self._tokenizer.encode_batch(batch, add_special_tokens=False):
-                out.append(" ".join(t for t in map(self._clean, encoding.tokens) if t))
-        return out
-
-
-@lru_cache(maxsize=4)
-def subword_tokenizer(spec: TokenizerSpec = TokenizerSpec()) -> SubwordTokenizer:
-    return SubwordTokenizer(spec)
 
 
 # --------------------------------------------------------------------------- building
@@ -306,9 +223,9 @@ def _log(progress: bool, message: str) -> None:
 
 
 def build_sparse_index(corpus: str | Path, output: str | Path, generated: str | Path | None = None,
-                       langs: Iterable[str] | None = None, per_lang: int | None = None, field: str = FIELD,
+                       langs: Iterable[str] | None = None, per_lang: int | None = None, field: str = QUERIES_FIELD,
                        analyzer: str = DEFAULT_ANALYZER, tokenizer: str = DEFAULT_TOKENIZER,
-                       passage_template: str = "{title} {contents}", threads: int = 1,
+                       passage_template: str = DEFAULT_PASSAGE_TEMPLATE, threads: int = 1,
                        progress: bool = True) -> dict[str, Any]:
     """Write a Lucene index of ``corpus`` (+ generated texts) at ``output`` atomically; its ``xqg.json``.
 
@@ -319,8 +236,8 @@ def build_sparse_index(corpus: str | Path, output: str | Path, generated: str | 
     """
     started = time.perf_counter()
     analyzer = check_analyzer(analyzer)
-    if field not in GENERATED_FIELDS:
-        raise InputError(f"field must be one of {', '.join(GENERATED_FIELDS)}, not {field!r}")
+    if field not in FIELDS:
+        raise InputError(f"field must be one of {', '.join(FIELDS)}, not {field!r}")
     if threads < 1:
         raise InputError("--threads must be at least 1")
     langs = sorted(set(langs)) if langs else None

@@ -8,6 +8,8 @@ from pathlib import Path
 from xqg_pyserini.errors import InputError
 from xqg_pyserini.io.jsonl import read_jsonl, require_str
 
+DEFAULT_PASSAGE_TEMPLATE = "{title} {contents}"  # how a passage becomes the text to encode or index
+
 
 @dataclass(frozen=True)
 class Passage:

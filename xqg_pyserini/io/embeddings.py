@@ -16,6 +16,7 @@ import numpy as np
 
 from xqg_pyserini.errors import InputError
 from xqg_pyserini.io.atomic import atomic_dir
+from xqg_pyserini.io.jsonl import read_json_object
 
 KINDS = ("passage", "query", "generated")
 
@@ -70,7 +71,7 @@ def read_store(path: str | Path, kind: str | None = None) -> EmbeddingStore:
     for name in ("embeddings.npy", "ids.tsv", "meta.json"):
         if not (path / name).is_file():
             raise InputError(f"not an embedding store (missing {name}); make one with `xqg encode`", path=path)
-    meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
+    meta = read_json_object(path / "meta.json")
     if kind is not None and meta.get("kind") != kind:
         raise InputError(f"expected {kind} embeddings, found {meta.get('kind')!r}", path=path)
     vectors = np.load(path / "embeddings.npy", mmap_mode="r")

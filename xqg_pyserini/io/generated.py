@@ -10,17 +10,18 @@ merged file, so both read (and hash) the same.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from xqg_pyserini.errors import InputError
-from xqg_pyserini.io.jsonl import read_jsonl, require_str
-from xqg_pyserini.provenance import file_sha256
+from xqg_pyserini.io.jsonl import read_json_object, read_jsonl, require_str
+from xqg_pyserini.io.hashing import file_sha256
 
-FIELD = "generated_queries"
+QUERIES_FIELD = "generated_queries"  # generated queries (hf-qg, openai, the QG oracle)
+PASSAGES_FIELD = "generated_passages"  # translated passages (hf-mt, the PG oracle)
+FIELDS = (QUERIES_FIELD, PASSAGES_FIELD)
 MANIFEST_PATTERN = re.compile(r"manifest-(\d+)-of-(\d+)\.json")
 
 
@@ -34,7 +35,7 @@ class GeneratedText:
     text: str
 
 
-def read_generated(path: str | Path, field: str = FIELD) -> list[GeneratedText]:
+def read_generated(path: str | Path, field: str = QUERIES_FIELD) -> list[GeneratedText]:
     """Every generated text in file order; bad rows and duplicate docids raise InputError."""
     source = Path(path)
     texts: list[GeneratedText] = []
@@ -79,7 +80,7 @@ def shard_set_manifests(output_dir: str | Path) -> list[dict[str, Any]]:
         match = MANIFEST_PATTERN.fullmatch(path.name)
         if match:
             counts.add(int(match.group(2)))
-            found[int(match.group(1))] = json.loads(path.read_text(encoding="utf-8"))
+            found[int(match.group(1))] = read_json_object(path, required=("file", "run_fingerprint"))
     if not found:
         raise InputError("no generation manifests (manifest-I-of-N.json) here", path=output_dir)
     if len(counts) > 1:

@@ -1,4 +1,4 @@
-"""Line-numbered JSONL reading."""
+"""Line-numbered JSONL reading, and JSON files holding one object."""
 
 from __future__ import annotations
 
@@ -38,4 +38,22 @@ def require_str(row: dict, field: str, path: Path, line: int, *, allow_empty: bo
         raise InputError(f"field {field!r} must be a string", path=path, line=line)
     if not allow_empty and not value.strip():
         raise InputError(f"field {field!r} is empty", path=path, line=line)
+    return value
+
+
+def read_json_object(path: str | Path, required: tuple[str, ...] = ()) -> dict:
+    """A JSON file holding one object with at least the ``required`` keys; otherwise InputError."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("file not found", path=path)
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        line = getattr(err, "lineno", None)
+        raise InputError(f"malformed JSON ({getattr(err, 'msg', err)})", path=path, line=line) from None
+    if not isinstance(value, dict):
+        raise InputError("expected a JSON object", path=path)
+    missing = [key for key in required if key not in value]
+    if missing:
+        raise InputError(f"missing key(s) {', '.join(map(repr, missing))}", path=path)
     return value

@@ -1,0 +1,78 @@
+"""``xqg encode``, and the encoder flags every command that encodes shares (``encode``, ``search``, ``align``).
+
+``--encoder`` and ``--encoder-class`` are fixed here; every other encoder flag comes from the
+``options()`` of the registered encoder classes (``ENCODERS``), merged as ``xqg generate`` merges
+its generators'.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from xqg_pyserini.errors import InputError
+from xqg_pyserini.io.corpus import DEFAULT_PASSAGE_TEMPLATE
+from xqg_pyserini.io.generated import FIELDS, QUERIES_FIELD
+from xqg_pyserini.options import chosen_values, collect_options, declared_options, merge_options, taken_flags
+
+
+def add_encoder_flags(parser: argparse.ArgumentParser, default_encoder: str | None = "e5-small") -> None:
+    """``--encoder``, ``--encoder-class`` and the options every registered encoder class declares."""
+    from xqg_pyserini.encode.base import ENCODERS
+
+    group = parser.add_argument_group("encoder (Pyserini flag names)")
+    group.add_argument("--encoder", default=default_encoder, help="model name, HF id or local dir (default: %(default)s)")
+    group.add_argument("--encoder-class", default=None,
+                       help=f"registered encoder family: {', '.join(ENCODERS.in_order())} (default: hf)")
+    declared, unavailable = collect_options(ENCODERS, reserved=taken_flags(parser))
+    for merged in merge_options(declared):
+        merged.option.add_to(group, help=merged.help)
+    parser.set_defaults(unavailable_encoders=unavailable)
+
+
+def make_encoder(args: argparse.Namespace, recorded: dict[str, Any] | None = None):
+    """Encoder from flags; with ``recorded`` (an index's encoder), unset flags take its values."""
+    from xqg_pyserini.encode.base import ENCODERS, create_encoder
+
+    encoder, encoder_class = args.encoder, args.encoder_class
+    if recorded and encoder is None:
+        # The exact checkpoint the index was built with, while it exists; else its name.
+        path = recorded.get("path")
+        encoder = path if path and Path(path).exists() else recorded.get("encoder")
+        encoder_class = encoder_class or recorded.get("encoder_class")
+    if encoder is None:
+        raise InputError("no --encoder given and the index records none")
+    encoder_class = encoder_class or "hf"
+    reason = getattr(args, "unavailable_encoders", {}).get(encoder_class)
+    if reason:
+        raise RuntimeError(f"encoder plug-in {encoder_class!r} cannot be used: {reason}")
+    options = declared_options(ENCODERS.get(encoder_class))
+    flags = chosen_values(options, args)
+    if recorded and args.encoder is None:
+        for option in options:
+            if option.from_record and option.argument not in flags:
+                flags[option.argument] = recorded.get(option.argument)
+    return create_encoder(encoder, encoder_class, **flags)
+
+
+def cmd_encode(args: argparse.Namespace) -> int:
+    from xqg_pyserini.encode.run import encode_file
+
+    store = encode_file(args.input, args.kind, make_encoder(args), args.output,
+                        passage_template=args.passage_template, generated_field=args.generated_field)
+    print(f"{len(store.ids)} {args.kind} vectors of dim {store.dim} in {store.path}")
+    return 0
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("encode", help="encode passages, queries or generated queries into an embedding store")
+    p.add_argument("--input", required=True, help="corpus JSONL, topics TSV or generated-queries JSONL")
+    p.add_argument("--kind", required=True, choices=("passage", "query", "generated"))
+    p.add_argument("--output", required=True, help="embedding store dir")
+    p.add_argument("--passage-template", default=DEFAULT_PASSAGE_TEMPLATE,
+                   help="how a passage becomes text (default: %(default)r)")
+    p.add_argument("--generated-field", choices=FIELDS, default=QUERIES_FIELD,
+                   help="with --kind generated: queries (query encoder) or translated passages (passage encoder)")
+    add_encoder_flags(p)
+    p.set_defaults(func=cmd_encode)
