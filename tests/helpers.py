@@ -42,3 +42,10 @@ def demo_subset(tmp: Path, passages: int = 8) -> dict[str, Path]:
     paths["topics"].write_text("\n".join(topics) + "\n", encoding="utf-8")
     paths["qrels"].write_text("\n".join(qrels) + "\n", encoding="utf-8")
     return paths
+
+
+def xqg_generate(corpus: Path, out: Path, *flags) -> int:
+    """``xqg generate`` of ``corpus`` into ``out`` (no progress bars); its exit status."""
+    from xqg_pyserini.cli import main
+
+    return main(["generate", "--corpus", str(corpus), "--output", str(out), "--no-progress", *map(str, flags)])

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from helpers import demo_subset, write_jsonl
+from helpers import demo_subset, write_jsonl, xqg_generate
 from xqg_pyserini.cli import main
 from xqg_pyserini.io.embeddings import write_store
 
@@ -110,9 +110,8 @@ def test_bad_encoder_flags(tmp_path, capsys, data, tiny_bert, argv, needle):
     (["--generator", "hf-mt", "--model", "x", "--num-beams", "0"], "--num-beams must be at least 1, not 0"),
 ])
 def test_bad_generator_flags(tmp_path, capsys, data, argv, needle):
-    status, err = run(["generate", "--corpus", data["corpus"], "--langs", "ar", "--output", tmp_path / "out",
-                       "--no-progress", *argv], capsys)
-    assert status == 2 and needle in err and not (tmp_path / "out").exists()
+    status = xqg_generate(data["corpus"], tmp_path / "out", "--langs", "ar", *argv)
+    assert status == 2 and needle in capsys.readouterr().err and not (tmp_path / "out").exists()
 
 
 def test_bad_folds_for_the_data(tmp_path, capsys, data_dir):
@@ -131,3 +130,14 @@ def test_a_bug_is_not_reported_as_bad_input(monkeypatch):
     monkeypatch.setattr(models, "resolve", broken)
     with pytest.raises(KeyError, match="a bug"):
         main(["models", "path", "e5-small"])
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["eval", "--runs", "r.trec", "--permutations", "0"], "argument --permutations: must be at least 1, not 0"),
+    (["fuse", "--runs", "a.trec", "b.trec", "--weights", "0.7 lots", "--output", "f.trec"],
+     "argument --weights: not a number: 'lots'"),
+])
+def test_bad_numbers_are_refused_by_the_parser(capsys, argv, needle):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2 and needle in capsys.readouterr().err

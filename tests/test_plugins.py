@@ -8,7 +8,7 @@ import sys
 import pytest
 
 import xqg_pyserini.registry as registry
-from helpers import demo_subset
+from helpers import demo_subset, xqg_generate
 from xqg_pyserini.cli import build_parser, main
 from xqg_pyserini.encode.cli import make_encoder
 from xqg_pyserini.options import Option, OptionConflict, merge_options
@@ -85,9 +85,6 @@ def plugins(monkeypatch):
     return found
 
 
-def generate(demo, out, *flags):
-    return main(["generate", "--corpus", str(demo["corpus"]), "--output", str(out), "--no-progress", *flags])
-
 
 def help_of(command, capsys):
     with pytest.raises(SystemExit):
@@ -97,7 +94,7 @@ def help_of(command, capsys):
 
 def test_a_plugin_generator_receives_its_own_option(tmp_path, plugins, capsys):
     demo = demo_subset(tmp_path, passages=2)
-    assert generate(demo, tmp_path / "out", "--generator", "echo", "--model", "hi", "--echo-level", "2",
+    assert xqg_generate(demo["corpus"], tmp_path / "out", "--generator", "echo", "--model", "hi", "--echo-level", "2",
                     "--langs", "de,fr") == 0
     assert EchoGenerator.made == [{"tag": "hi", "level": 2, "temperature": None}]  # unset flags stay unset
     rows = [json.loads(line) for line in (tmp_path / "out" / "shard-00000-of-00001.jsonl").read_text().splitlines()]
@@ -110,9 +107,10 @@ def test_a_plugin_generator_receives_its_own_option(tmp_path, plugins, capsys):
 
 def test_a_plugin_without_declarations_gets_model_only_when_given(tmp_path, plugins):
     demo = demo_subset(tmp_path, passages=1)
-    assert generate(demo, tmp_path / "a", "--generator", "plain", "--langs", "de", "--temperature", "2") == 0
+    assert xqg_generate(demo["corpus"], tmp_path / "a", "--generator", "plain", "--langs", "de",
+                        "--temperature", "2") == 0
     assert PlainGenerator.received == {}
-    assert generate(demo, tmp_path / "b", "--generator", "plain", "--langs", "de", "--model", "m") == 0
+    assert xqg_generate(demo["corpus"], tmp_path / "b", "--generator", "plain", "--langs", "de", "--model", "m") == 0
     assert PlainGenerator.received == {"model": "m"}
 
 
@@ -127,7 +125,7 @@ def test_broken_and_clashing_plugins_are_left_out(tmp_path, plugins, capsys):
     assert parser.parse_args(["generate", "--output", "o", "--device", "cuda:1"]).device == "cuda:1"
     demo = demo_subset(tmp_path, passages=1)
     with pytest.warns(UserWarning):
-        assert generate(demo, tmp_path / "out", "--generator", "clash", "--langs", "de") == 1
+        assert xqg_generate(demo["corpus"], tmp_path / "out", "--generator", "clash", "--langs", "de") == 1
     assert "generator plug-in 'clash' cannot be used" in capsys.readouterr().err
 
 
@@ -161,3 +159,14 @@ def test_building_the_parser_imports_no_model_library():
             "print(sorted({'torch', 'transformers', 'faiss', 'pyserini'} & set(sys.modules)))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_an_encoder_plugin_without_declarations_gets_the_standard_flags(plugins):
+    class Bare:
+        def __init__(self, model, **options):
+            self.model, self.options = model, options
+
+    plugins["xqg_pyserini.encoders"].append(EntryPoint("bare", Bare))
+    args = build_parser().parse_args(["search", "--index", "i", "--topics", "t", "--output", "o", "--encoder", "m",
+                                      "--encoder-class", "bare", "--batch-size", "4", "--no-l2-norm"])
+    assert make_encoder(args).options == {"batch_size": 4, "l2_norm": False}

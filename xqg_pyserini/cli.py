@@ -206,6 +206,27 @@ def cmd_java(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    """argparse type: an int >= 1 (the library would raise a ValueError, which is not an input error)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _numbers(text: str) -> str:
+    """argparse type: numbers separated by spaces or commas, checked here and kept as given."""
+    for item in text.replace(",", " ").split():
+        try:
+            float(item)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {item!r}") from None
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="xqg", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -279,7 +300,8 @@ def _add_sparse_parsers(sub: Any) -> None:
     p.add_argument("--method", choices=("rrf", "combsum", "combmnz", "combmax"), default="rrf")
     p.add_argument("--norm", choices=("min-max", "max", "sum", "zmuv", "rank", "borda", "none"), default="min-max",
                    help="score normalization before comb* (ignored by rrf; default: %(default)s)")
-    p.add_argument("--weights", default=None, help="one weight per run, e.g. '0.7 0.3' (default: equal)")
+    p.add_argument("--weights", default=None, type=_numbers,
+                   help="one weight per run, e.g. '0.7 0.3' (default: equal)")
     p.add_argument("--k", type=float, default=60, help="RRF k (default: %(default)s)")
     p.add_argument("--hits", type=int, default=1000)
     p.add_argument("--run-tag", default=None)
@@ -301,7 +323,7 @@ def _add_eval_parsers(sub: Any) -> None:
     p.add_argument("--baseline", default=None, help="run (path or name) every other run is tested against")
     p.add_argument("--per-lang", action="store_true", help="one column per query language, plus Avg")
     p.add_argument("--lang-sep", default="-", help="query language = qid prefix up to this, unless --answers has it")
-    p.add_argument("--permutations", type=int, default=10_000)
+    p.add_argument("--permutations", type=_positive_int, default=10_000)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--correction", choices=("none", "holm", "bonferroni"), default="none")
     p.add_argument("--significance-level", type=float, default=0.05)

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from helpers import demo_subset
+from helpers import demo_subset, xqg_generate
 from xqg_pyserini.cli import main
 from xqg_pyserini.io.generated import generated_sha256, read_generated
 
@@ -15,16 +15,13 @@ def demo(tmp_path_factory):
     return demo_subset(tmp_path_factory.mktemp("demo"), passages=6)
 
 
-def generate(demo, out, *extra):
-    return main(["generate", "--corpus", str(demo["corpus"]), "--output", str(out), "--no-progress", *extra])
-
 
 def test_hf_qg_shards_merge_to_the_whole_run(tmp_path, demo, tiny_mt5):
     flags = ["--model", str(tiny_mt5), "--langs", "ar,ja", "--per-lang", "3", "--max-length", "10",
              "--batch-size", "4", "--device", "cpu"]
-    assert generate(demo, tmp_path / "whole", *flags) == 0
+    assert xqg_generate(demo["corpus"], tmp_path / "whole", *flags) == 0
     for shard in ("0/2", "1/2"):
-        assert generate(demo, tmp_path / "parts", *flags, "--shard", shard) == 0
+        assert xqg_generate(demo["corpus"], tmp_path / "parts", *flags, "--shard", shard) == 0
     assert main(["generate", "--merge", str(tmp_path / "parts"), "--output", str(tmp_path / "merged.jsonl")]) == 0
 
     whole = (tmp_path / "whole" / "shard-00000-of-00001.jsonl").read_bytes()
@@ -37,12 +34,12 @@ def test_hf_qg_shards_merge_to_the_whole_run(tmp_path, demo, tiny_mt5):
     assert manifest["status"] == "complete" and manifest["generator"]["model"] == str(tiny_mt5)
     assert manifest["counts"]["passages"] == 6 and manifest["langs"] == ["ar", "ja"]
     # A rerun of a finished shard does nothing and changes nothing.
-    assert generate(demo, tmp_path / "whole", *flags) == 0
+    assert xqg_generate(demo["corpus"], tmp_path / "whole", *flags) == 0
     assert (tmp_path / "whole" / "shard-00000-of-00001.jsonl").read_bytes() == whole
 
 
 def test_file_import_then_encode_the_shard_set(tmp_path, demo, tiny_bert):
-    assert generate(demo, tmp_path / "gen", "--generator", "file", "--model", str(demo["generated"]),
+    assert xqg_generate(demo["corpus"], tmp_path / "gen", "--generator", "file", "--model", str(demo["generated"]),
                     "--langs", "de,fr", "--per-lang", "1") == 0
     rows = [json.loads(line) for line in (tmp_path / "gen" / "shard-00000-of-00001.jsonl").read_text().splitlines()]
     source = {json.loads(line)["docid"]: json.loads(line)["generated_queries"]
@@ -64,18 +61,18 @@ def test_file_import_then_encode_the_shard_set(tmp_path, demo, tiny_bert):
     (["--generator", "file", "--model", "x", "--langs", "ar", "--shard", "2/2"], "need 0 <= I < N"),
 ])
 def test_bad_input(tmp_path, demo, capsys, flags, needle):
-    assert generate(demo, tmp_path / "out", *flags) == 2
+    assert xqg_generate(demo["corpus"], tmp_path / "out", *flags) == 2
     assert needle in capsys.readouterr().err
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").glob("shard-*.jsonl"))
 
 
 def test_model_without_generation_head(tmp_path, demo, tiny_bert, capsys):
-    assert generate(demo, tmp_path / "out", "--model", str(tiny_bert), "--langs", "ar") == 2
+    assert xqg_generate(demo["corpus"], tmp_path / "out", "--model", str(tiny_bert), "--langs", "ar") == 2
     assert "generation" in capsys.readouterr().err
 
 
 def test_merge_refuses_an_incomplete_set(tmp_path, demo, capsys):
-    assert generate(demo, tmp_path / "parts", "--generator", "file", "--model", str(demo["generated"]),
+    assert xqg_generate(demo["corpus"], tmp_path / "parts", "--generator", "file", "--model", str(demo["generated"]),
                     "--langs", "de", "--shard", "0/2") == 0
     assert main(["generate", "--merge", str(tmp_path / "parts"), "--output", str(tmp_path / "m.jsonl")]) == 2
     assert "missing shards [1]" in capsys.readouterr().err

@@ -14,7 +14,7 @@ from typing import Any
 from xqg_pyserini.errors import InputError
 from xqg_pyserini.io.corpus import DEFAULT_PASSAGE_TEMPLATE
 from xqg_pyserini.io.generated import FIELDS, QUERIES_FIELD
-from xqg_pyserini.options import chosen_values, collect_options, declared_options, merge_options, taken_flags
+from xqg_pyserini.options import Option, chosen_values, collect_options, declared_options, merge_options, taken_flags
 
 
 def add_encoder_flags(parser: argparse.ArgumentParser, default_encoder: str | None = "e5-small") -> None:
@@ -22,13 +22,22 @@ def add_encoder_flags(parser: argparse.ArgumentParser, default_encoder: str | No
     from xqg_pyserini.encode.base import ENCODERS
 
     group = parser.add_argument_group("encoder (Pyserini flag names)")
-    group.add_argument("--encoder", default=default_encoder, help="model name, HF id or local dir (default: %(default)s)")
+    group.add_argument("--encoder", default=default_encoder,
+                       help="model name, HF id or local dir (default: %(default)s)")
     group.add_argument("--encoder-class", default=None,
                        help=f"registered encoder family: {', '.join(ENCODERS.in_order())} (default: hf)")
-    declared, unavailable = collect_options(ENCODERS, reserved=taken_flags(parser))
+    declared, unavailable = collect_options(ENCODERS, _undeclared(), reserved=taken_flags(parser))
     for merged in merge_options(declared):
         merged.option.add_to(group, help=merged.help)
     parser.set_defaults(unavailable_encoders=unavailable)
+
+
+def _undeclared() -> list[Option]:
+    """What an encoder plug-in without ``options()`` receives: the ``hf`` flags that are set, as before
+    classes declared their options."""
+    from xqg_pyserini.encode.hf import HFEncoder
+
+    return HFEncoder.options()
 
 
 def make_encoder(args: argparse.Namespace, recorded: dict[str, Any] | None = None):
@@ -47,7 +56,7 @@ def make_encoder(args: argparse.Namespace, recorded: dict[str, Any] | None = Non
     reason = getattr(args, "unavailable_encoders", {}).get(encoder_class)
     if reason:
         raise RuntimeError(f"encoder plug-in {encoder_class!r} cannot be used: {reason}")
-    options = declared_options(ENCODERS.get(encoder_class))
+    options = declared_options(ENCODERS.get(encoder_class), _undeclared())
     flags = chosen_values(options, args)
     if recorded and args.encoder is None:
         for option in options:

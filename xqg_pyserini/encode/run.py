@@ -56,6 +56,8 @@ def encode_file(input_path: str | Path, kind: str, encoder: Encoder, output: str
         settings["passage_template"] = passage_template
     if kind == "generated":
         settings["generated_field"] = generated_field
+    # The whole encoder config, not encode.base.encoder_differences: a store is reused only by the
+    # identical encoder on the same side (keys a plug-in adds to its config included).
     fingerprint = hashlib.sha256(
         json.dumps({**settings, "input_sha256": generated_sha256(input_path) if kind == "generated" else file_sha256(input_path)}, sort_keys=True).encode()
     ).hexdigest()
