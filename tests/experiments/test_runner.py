@@ -188,7 +188,13 @@ def test_fold_never_sees_its_own_held_out_questions(experiment):
         held_out = exp.data.fold_topics(fold)
         others = [q for q in topics if q not in set(held_out)]
         assert held_out and others
-        inputs = exp.fusion_inputs(point, fold)
+        inputs = exp.generated(point.arm, fold)
+        # What is fused is exactly these texts' vectors: the stores xqg index would read.
+        from xqg_pyserini.io.embeddings import read_store
+
+        stores = [read_store(path) for path in exp.index_inputs(point, fold)["generated"]]
+        assert np.array_equal(np.concatenate([np.asarray(s.vectors) for s in stores]), inputs.vectors)
+        assert [k for s in stores for k in s.generated_keys()] == inputs.keys
         used = set(inputs.texts)
         assert not used & {topics[q] for q in held_out}
         assert used & {topics[q] for q in others}  # the other folds' questions do augment
@@ -202,7 +208,7 @@ def test_fold_never_sees_its_own_held_out_questions(experiment):
 def test_grid_point_equals_build_index_and_search(experiment, tmp_path):
     from xqg_pyserini.index.build import build_index
     from xqg_pyserini.io.embeddings import read_store
-    from xqg_pyserini.search import search
+    from xqg_pyserini.search.dense import search
 
     tmp, config, _ = experiment
     exp = Experiment(load_config(config), tmp / "out", progress=False).prepare()

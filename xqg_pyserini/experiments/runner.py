@@ -37,10 +37,11 @@ from xqg_pyserini.experiments import plots
 from xqg_pyserini.experiments.cache import TextCache, generated_store, write_derived_store
 from xqg_pyserini.experiments.config import ExperimentConfig, load_config, resolved
 from xqg_pyserini.experiments.dataset import PASSAGES_FIELD, QUERIES_FIELD, load_dataset
-from xqg_pyserini.index.fusion import fuse
+from xqg_pyserini.index.build import fuse_stores
 from xqg_pyserini.io.atomic import atomic_file
 from xqg_pyserini.io.runs import Run, write_run
 from xqg_pyserini.provenance import write_provenance
+from xqg_pyserini.search.exact import exact_search
 
 ENCODE_CHUNK = 2048  # texts per encoder call; the cache is saved after each, so a killed run resumes
 _ENCODER_KEYS = ("encoder", "path", "pooling", "l2_norm", "query_prefix", "passage_prefix", "max_length",
@@ -358,20 +359,17 @@ class Experiment:
     def topics_of(self, fold: int | None) -> list[str]:
         return self.qids if fold is None else self.data.fold_topics(fold)
 
-    def fusion_inputs(self, point: GridPoint, fold: int | None) -> Generated | None:
-        if point.arm == "plain":
-            return None
-        return self.generated(point.arm, fold)
-
     def fused(self, point: GridPoint, fold: int | None) -> np.ndarray:
-        """Fused passage vectors of one grid point (for one fold of the QG arms), in corpus order."""
-        generated = self.fusion_inputs(point, fold)
-        if generated is None or point.alpha == 0:
+        """Fused passage vectors of one grid point (for one fold of the QG arms), in corpus order.
+
+        The same stores and :func:`~xqg_pyserini.index.build.fuse_stores` as ``xqg index``.
+        """
+        if point.arm == "plain" or point.alpha == 0:
             return self.passage_vectors
-        langs = self.lang_order[:point.num_langs]
-        vectors, _ = fuse(self.docids, self.passage_vectors, generated.keys, generated.vectors, point.alpha,
-                          point.fusion, langs, point.per_lang, source=f"{point.arm} (fold {fold})")
-        return vectors
+        fused = fuse_stores(**self.index_inputs(point, fold))
+        if fused.ids != self.docids:
+            raise RuntimeError(f"{point.tag}: fused passages are not in corpus order")
+        return fused.vectors
 
     def search_point(self, point: GridPoint) -> Run:
         """Exact inner-product search of every topic, each fold's topics on that fold's vectors; merged."""
@@ -379,19 +377,10 @@ class Experiment:
         for fold in self.folds_of(point):
             qids = self.topics_of(fold)
             if qids:
-                run.update(self._search(self.fused(point, fold), qids))
+                queries = self.query_vectors[[self.row_of_qid[q] for q in qids]]
+                run.update(exact_search(self.docids, self.fused(point, fold), qids, queries, self.config.hits,
+                                        threads=self.config.threads))
         return {qid: run[qid] for qid in self.qids if qid in run}
-
-    def _search(self, vectors: np.ndarray, qids: Sequence[str]) -> Run:
-        import faiss
-
-        index = faiss.IndexFlatIP(vectors.shape[1])
-        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-        faiss.omp_set_num_threads(self.config.threads)
-        queries = np.ascontiguousarray(self.query_vectors[[self.row_of_qid[q] for q in qids]], dtype=np.float32)
-        scores, rows = index.search(queries, self.config.hits)
-        return {qid: [(self.docids[i], float(s)) for s, i in zip(scores[r], rows[r]) if i != -1]
-                for r, qid in enumerate(qids)}
 
     # ------------------------------------------------------------------ evaluation
 
