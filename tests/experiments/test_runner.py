@@ -18,7 +18,7 @@ import pytest
 
 from helpers import write_jsonl
 from xqg_pyserini.errors import InputError
-from xqg_pyserini.experiments import runner
+from xqg_pyserini.experiments import job
 from xqg_pyserini.experiments.config import load_config
 from xqg_pyserini.experiments.runner import Experiment, run_experiment
 from xqg_pyserini.io.runs import read_run
@@ -182,24 +182,24 @@ def test_fold_never_sees_its_own_held_out_questions(experiment):
     tmp, config, _ = experiment
     exp = Experiment(load_config(config), tmp / "out", progress=False).prepare()
     topics = exp.data.topics
-    point = exp.points["qg+pg-a0.1-n5-L6"]
+    point = exp.grid.points["qg+pg-a0.1-n5-L6"]
     assert exp.data.folds == [0, 1]
     for fold in exp.data.folds:
         held_out = exp.data.fold_topics(fold)
         others = [q for q in topics if q not in set(held_out)]
         assert held_out and others
-        inputs = exp.generated(point.arm, fold)
+        inputs = exp.job.generated(point.arm, fold)
         # What is fused is exactly these texts' vectors: the stores xqg index would read.
         from xqg_pyserini.io.embeddings import read_store
 
-        stores = [read_store(path) for path in exp.index_inputs(point, fold)["generated"]]
+        stores = [read_store(path) for path in exp.job.index_inputs(point, fold)["generated"]]
         assert np.array_equal(np.concatenate([np.asarray(s.vectors) for s in stores]), inputs.vectors)
         assert [k for s in stores for k in s.generated_keys()] == inputs.keys
         used = set(inputs.texts)
         assert not used & {topics[q] for q in held_out}
         assert used & {topics[q] for q in others}  # the other folds' questions do augment
         # And by vector: no fused input row is the vector of a held-out question.
-        held_vectors = exp.query_vectors[[exp.row_of_qid[q] for q in held_out]]
+        held_vectors = exp.job.query_vectors[[exp.job.row_of_qid[q] for q in held_out]]
         gaps = np.abs(inputs.vectors[:, None, :] - held_vectors[None, :, :]).max(axis=2)
         assert gaps.min() > 0
     assert "fold leakage: 0 held-out topics" in (tmp / "out" / "summary.md").read_text("utf-8")
@@ -212,16 +212,16 @@ def test_grid_point_equals_build_index_and_search(experiment, tmp_path):
 
     tmp, config, _ = experiment
     exp = Experiment(load_config(config), tmp / "out", progress=False).prepare()
-    queries = read_store(exp.stores["queries"], kind="query")
+    queries = read_store(exp.job.stores["queries"], kind="query")
     for tag in ("qg+pg-a0.3-n5-L6", "pg-a0.1-L3", "qg-a0.3-n5-L6-mean"):
-        point = exp.points[tag]
+        point = exp.grid.points[tag]
         merged = {}
-        for fold in exp.folds_of(point):
+        for fold in exp.grid.folds_of(point):
             target = tmp_path / tag / str(fold)
-            build_index(output=target, **exp.index_inputs(point, fold))
-            fold_topics = {q: exp.data.topics[q] for q in exp.topics_of(fold)}
+            build_index(output=target, **exp.job.index_inputs(point, fold))
+            fold_topics = {q: exp.data.topics[q] for q in exp.grid.topics_of(fold)}
             merged.update(search(target, fold_topics, hits=exp.config.hits, progress=False, encoded=queries))
-        ours = exp.search_point(point)
+        ours = exp.job.search_point(point)
         written = read_run(tmp / "out" / "runs" / f"{tag}.trec")
         assert set(merged) == set(ours) == set(written)
         for qid in ours:
@@ -243,7 +243,7 @@ def test_second_run_encodes_nothing(experiment, monkeypatch):
     def no_model(*args, **kwargs):
         raise AssertionError("the model was loaded on a warm cache")
 
-    monkeypatch.setattr(runner, "create_encoder", no_model)
+    monkeypatch.setattr(job, "create_encoder", no_model)
     summary = run_experiment(config, output_dir=tmp / "out", progress=False, command="xqg experiment again")
     assert {p: p.stat().st_mtime_ns for p in cache.rglob("embeddings.npy")} == stamps
     record = json.loads((tmp / "out" / "experiment.json").read_text("utf-8"))
@@ -256,9 +256,9 @@ def test_shared_question_texts_are_encoded_once(experiment):
     tmp, config, _ = experiment
     exp = Experiment(load_config(config), tmp / "out", progress=False).prepare()
     texts = set(exp.data.topics.values()) | {t.text for ts in exp.data.qg.values() for t in ts}
-    assert len(exp.query_cache) == len(texts)
+    assert len(exp.job.query_cache) == len(texts)
     passages = {p.render("{title} {contents}") for p in exp.data.passages} | {t.text for t in exp.data.pg}
-    assert len(exp.passage_cache) == len(passages)
+    assert len(exp.job.passage_cache) == len(passages)
 
 
 # ----------------------------------------------------------------------------- config validation
