@@ -206,6 +206,15 @@ class ReportWriter:
         return lines
 
     def summary(self) -> Path:
+        """Write ``summary.md`` and ``experiment.json``; returns the summary's path."""
+        lines = self._summary_head() + self._summary_results() + self._summary_config()
+        summary = self.output / "summary.md"
+        with atomic_file(summary) as handle:
+            handle.write("\n".join(lines))
+        self._write_experiment_json()
+        return summary
+
+    def _summary_head(self) -> list[str]:
         config, data = self.config, self.data
         lang_counts = Counter(data.topic_lang.values())
         encoder = self.job.query_encoder_config or {}
@@ -244,6 +253,11 @@ class ReportWriter:
             "## Leaderboard",
             "",
         ]
+        return lines
+
+    def _summary_results(self) -> list[str]:
+        config = self.config
+        lines: list[str] = []
         for name, table in self.sweep_tables.items():
             lines += [f"### sweep `{name}`", "", table]
         lines += [self._test_note(), ""]
@@ -268,7 +282,11 @@ class ReportWriter:
             lines += [f"- `{p}`" for p in self.experiment.saved_indexes]
             lines.append("")
         lines += ["## Checks", ""] + [f"- {line}" for line in self.checks() + self.experiment.notes] + [""]
-        lines += ["## Config", "", f"`{config.path}`:", "", "```yaml", config.text.rstrip(), "```", "",
+        return lines
+
+    def _summary_config(self) -> list[str]:
+        config = self.config
+        lines = ["## Config", "", f"`{config.path}`:", "", "```yaml", config.text.rstrip(), "```", "",
                   "Resolved (defaults filled in):", "", "```json",
                   json.dumps(resolved(config), indent=2, ensure_ascii=False), "```", "",
                   "Encoder configuration (query side):", "", "```json",
@@ -276,9 +294,10 @@ class ReportWriter:
         if self.job.passage_encoder_config != self.job.query_encoder_config:
             lines += ["Encoder configuration (passage side):", "", "```json",
                       json.dumps(self.job.passage_encoder_config, indent=2, ensure_ascii=False), "```", ""]
-        summary = self.output / "summary.md"
-        with atomic_file(summary) as handle:
-            handle.write("\n".join(lines))
+        return lines
+
+    def _write_experiment_json(self) -> None:
+        config = self.config
         write_provenance(self.output / "experiment.json", {
             "kind": "xqg-experiment", "name": config.name, "command": self.experiment.command, "config": resolved(config),
             "lang_order": self.grid.lang_order, "max_per_lang": self.grid.max_per_lang, "cache": str(self.job.cache_dir),
@@ -288,9 +307,6 @@ class ReportWriter:
                      for tag, r in self.results.items()},
             "final": [p.tag for p in self.final_points()], "timings": self.experiment.timings,
         })
-        return summary
-
-
 
 
 def _prune(folder: Path, keep: set[str], patterns: Sequence[str]) -> None:
