@@ -29,13 +29,13 @@ from xqg_pyserini.evaluate.suite import language_of, score_files
 from xqg_pyserini.evaluate.tables import leaderboard
 from xqg_pyserini.experiments.config import load_config
 from xqg_pyserini.experiments.dataset import load_dataset
-from xqg_pyserini.fuse import fuse_files
+from xqg_pyserini.search.hybrid import fuse_files
 from xqg_pyserini.index.sparse import build_sparse_index
 from xqg_pyserini.io.atomic import atomic_file
 from xqg_pyserini.io.qrels import write_qrels
 from xqg_pyserini.io.runs import Run, read_run, write_run
 from xqg_pyserini.io.topics import write_topics
-from xqg_pyserini.search_sparse import sparse_search
+from xqg_pyserini.search.sparse import sparse_search
 
 
 def bm25_run(index: Path, topics: dict[str, str], hits: int) -> Run:

@@ -32,11 +32,12 @@ def cmd_index(args: argparse.Namespace) -> int:
 def cmd_search(args: argparse.Namespace) -> int:
     from xqg_pyserini.io.embeddings import read_store
     from xqg_pyserini.io.topics import read_topics
-    from xqg_pyserini.search import index_provenance, search_to_file
+    from xqg_pyserini.index.build import index_provenance
+    from xqg_pyserini.search.dense import search_to_file
 
     topics = read_topics(args.topics)
     if args.sparse:
-        from xqg_pyserini.search_sparse import sparse_search_to_file
+        from xqg_pyserini.search.sparse import sparse_search_to_file
 
         sparse_search_to_file(args.index, args.topics, topics, args.output, hits=args.hits, k1=args.k1, b=args.b,
                               threads=args.threads, tag=args.run_tag, progress=True)
@@ -65,7 +66,7 @@ def cmd_index_sparse(args: argparse.Namespace) -> int:
 
 
 def cmd_pretokenize(args: argparse.Namespace) -> int:
-    from xqg_pyserini.search_sparse import pretokenize_topics
+    from xqg_pyserini.search.sparse import pretokenize_topics
 
     info = pretokenize_topics(args.topics, args.output, args.index)
     print(f"{info['written']} of {info['topics']} topics written to {args.output}; search them with "
@@ -75,7 +76,7 @@ def cmd_pretokenize(args: argparse.Namespace) -> int:
 
 
 def cmd_fuse(args: argparse.Namespace) -> int:
-    from xqg_pyserini.fuse import fuse_files
+    from xqg_pyserini.search.hybrid import fuse_files
 
     weights = [float(w) for w in args.weights.replace(",", " ").split()] if args.weights else None
     run = fuse_files(args.runs, args.output, method=args.method, norm=args.norm, weights=weights, k=args.k,
@@ -138,7 +139,8 @@ def cmd_align(args: argparse.Namespace) -> int:
     from xqg_pyserini.io.embeddings import read_store
     from xqg_pyserini.io.qrels import read_qrels
     from xqg_pyserini.io.topics import read_topics
-    from xqg_pyserini.search import index_provenance, query_vectors
+    from xqg_pyserini.index.build import index_provenance, read_index_vectors
+    from xqg_pyserini.search.dense import query_vectors
 
     if len(args.index) != 2:
         raise InputError("give --index twice: the plain index, then the augmented one")
@@ -148,7 +150,7 @@ def cmd_align(args: argparse.Namespace) -> int:
     else:
         encoder = _make_encoder(args, index_provenance(args.index[0]).get("encoder") or {})
         vectors = encoder.encode_queries(list(topics.values()), progress=True)
-    (plain_ids, plain), (aug_ids, augmented) = (align.index_vectors(path) for path in args.index)
+    (plain_ids, plain), (aug_ids, augmented) = (read_index_vectors(path) for path in args.index)
     if plain_ids != aug_ids:
         raise InputError("the two indexes hold different docids (or orders)", path=args.index[1])
     qids = list(topics)

@@ -1,106 +1,19 @@
-"""The experiment runner on a tiny dataset in the converters' layout, built from the demo collection.
-
-Stand-ins (this is not real oracle data): the QG oracle of fold f is, per passage and language,
-the demo questions of that passage NOT in fold f followed by the demo's hand-written generated
-queries; the PG "translation" of a passage into a language is that language's hand-written
-generated queries joined into one text; answers (for R@kt) are the first word of the passage.
-"""
+"""The experiment runner on a tiny dataset in the converters' layout (tests/helpers.py make_dataset)."""
 
 from __future__ import annotations
 
 import json
-import random
-import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from helpers import write_jsonl
+from helpers import make_dataset, write_config
 from xqg_pyserini.errors import InputError
-from xqg_pyserini.experiments import runner
+from xqg_pyserini.experiments import job
 from xqg_pyserini.experiments.config import load_config
 from xqg_pyserini.experiments.runner import Experiment, run_experiment
 from xqg_pyserini.io.runs import read_run
-
-K = 2  # folds
-
-
-def make_dataset(root: Path, k: int = K, seed: int = 7) -> Path:
-    """The demo collection in the dataset layout: corpus, per-language topics/qrels, answers, oracle/."""
-    from xqg_pyserini.data import demo_dir
-
-    demo = demo_dir()
-    root.mkdir(parents=True, exist_ok=True)
-    corpus = [json.loads(line) for line in (demo / "corpus.jsonl").read_text("utf-8").splitlines()]
-    write_jsonl(root / "corpus.jsonl", corpus)
-    topics = dict(line.split("\t", 1) for line in (demo / "topics.tsv").read_text("utf-8").splitlines())
-    qrels_lines = (demo / "qrels.txt").read_text("utf-8").splitlines()
-    passage_of = {line.split()[0]: line.split()[2] for line in qrels_lines}
-    langs = sorted({qid.split("-", 1)[0] for qid in topics})
-    for lang in langs:
-        (root / f"topics.{lang}.tsv").write_text(
-            "".join(f"{q}\t{t}\n" for q, t in topics.items() if q.startswith(f"{lang}-")), encoding="utf-8")
-        (root / f"qrels.{lang}.txt").write_text(
-            "".join(f"{l}\n" for l in qrels_lines if l.startswith(f"{lang}-")), encoding="utf-8")
-    (root / "topics.tsv").write_text("".join(f"{q}\t{t}\n" for q, t in topics.items()), encoding="utf-8")
-    (root / "qrels.txt").write_text("".join(f"{l}\n" for l in qrels_lines), encoding="utf-8")
-    first_word = {row["id"]: re.sub(r"\W+$", "", row["contents"].split()[0]) for row in corpus}
-    write_jsonl(root / "answers.jsonl", [{"id": q, "lang": q.split("-", 1)[0], "answers": [first_word[passage_of[q]]]}
-                                         for q in topics])
-
-    questions = sorted({q.split("-", 1)[1] for q in topics})  # "{NNN}-{i}"
-    random.Random(seed).shuffle(questions)
-    fold_of = {question: i % k for i, question in enumerate(questions)}
-    oracle = root / "oracle" / "qg"
-    oracle.mkdir(parents=True)
-    (oracle / "folds.json").write_text(json.dumps({"k": k, "seed": seed, "fold_of": fold_of}), encoding="utf-8")
-    generated = {row["docid"]: row["generated_queries"]
-                 for row in map(json.loads, (demo / "generated.jsonl").read_text("utf-8").splitlines())}
-    for fold in range(k):
-        rows = []
-        for passage in corpus:
-            docid = passage["id"]
-            by_lang = {}
-            for lang in langs:
-                usable = [t for q, t in topics.items() if q.startswith(f"{lang}-") and passage_of[q] == docid
-                          and fold_of[q.split("-", 1)[1]] != fold]
-                by_lang[lang] = usable + generated[docid][lang]
-            rows.append({"docid": docid, "generated_queries": by_lang})
-        write_jsonl(oracle / f"fold-{fold}.jsonl", rows)
-    write_jsonl(root / "oracle" / "pg.jsonl", [
-        {"docid": docid, "generated_passages": {lang: [" ".join(queries)] for lang, queries in by_lang.items()}}
-        for docid, by_lang in generated.items()])
-    return root
-
-
-def write_config(tmp: Path, model: Path, **overrides) -> Path:
-    config = {
-        "name": "tiny",
-        "description": "runner test on the demo collection",
-        "data": "data",
-        "output": "out",
-        "encoder": {"name": str(model), "pooling": "mean", "l2_norm": True, "batch_size": 128},
-        "metrics": ["MRR@10", "R@20", "R@2kt"],
-        "hits": 30,
-        "reference": {"alpha": 0.1},
-        "grid": {
-            "alpha": {"arms": ["qg", "pg", "qg+pg"], "alphas": [0, 0.1, 0.3]},
-            "per_lang": {"arms": ["qg"], "per_lang": "1..all"},
-            "num_langs": {"arms": ["qg", "pg", "qg+pg"], "num_langs": [1, 3, "all"]},
-            "mean": {"arms": ["qg", "pg"], "alphas": [0.3], "fusion": ["mean", "sum"]},
-        },
-        "lang_order": {"seed": 3},
-        "significance": {"permutations": 200, "seed": 1},
-        "alignment": {"arm": "qg"},
-        "save_indexes": True,
-    }
-    config.update(overrides)
-    import yaml
-
-    path = tmp / "experiment.yaml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -182,18 +95,24 @@ def test_fold_never_sees_its_own_held_out_questions(experiment):
     tmp, config, _ = experiment
     exp = Experiment(load_config(config), tmp / "out", progress=False).prepare()
     topics = exp.data.topics
-    point = exp.points["qg+pg-a0.1-n5-L6"]
+    point = exp.grid.points["qg+pg-a0.1-n5-L6"]
     assert exp.data.folds == [0, 1]
     for fold in exp.data.folds:
         held_out = exp.data.fold_topics(fold)
         others = [q for q in topics if q not in set(held_out)]
         assert held_out and others
-        inputs = exp.fusion_inputs(point, fold)
+        inputs = exp.job.generated(point.arm, fold)
+        # What is fused is exactly these texts' vectors: the stores xqg index would read.
+        from xqg_pyserini.io.embeddings import read_store
+
+        stores = [read_store(path) for path in exp.job.index_inputs(point, fold)["generated"]]
+        assert np.array_equal(np.concatenate([np.asarray(s.vectors) for s in stores]), inputs.vectors)
+        assert [k for s in stores for k in s.generated_keys()] == inputs.keys
         used = set(inputs.texts)
         assert not used & {topics[q] for q in held_out}
         assert used & {topics[q] for q in others}  # the other folds' questions do augment
         # And by vector: no fused input row is the vector of a held-out question.
-        held_vectors = exp.query_vectors[[exp.row_of_qid[q] for q in held_out]]
+        held_vectors = exp.job.query_vectors[[exp.job.row_of_qid[q] for q in held_out]]
         gaps = np.abs(inputs.vectors[:, None, :] - held_vectors[None, :, :]).max(axis=2)
         assert gaps.min() > 0
     assert "fold leakage: 0 held-out topics" in (tmp / "out" / "summary.md").read_text("utf-8")
@@ -202,20 +121,20 @@ def test_fold_never_sees_its_own_held_out_questions(experiment):
 def test_grid_point_equals_build_index_and_search(experiment, tmp_path):
     from xqg_pyserini.index.build import build_index
     from xqg_pyserini.io.embeddings import read_store
-    from xqg_pyserini.search import search
+    from xqg_pyserini.search.dense import search
 
     tmp, config, _ = experiment
     exp = Experiment(load_config(config), tmp / "out", progress=False).prepare()
-    queries = read_store(exp.stores["queries"], kind="query")
+    queries = read_store(exp.job.stores["queries"], kind="query")
     for tag in ("qg+pg-a0.3-n5-L6", "pg-a0.1-L3", "qg-a0.3-n5-L6-mean"):
-        point = exp.points[tag]
+        point = exp.grid.points[tag]
         merged = {}
-        for fold in exp.folds_of(point):
+        for fold in exp.grid.folds_of(point):
             target = tmp_path / tag / str(fold)
-            build_index(output=target, **exp.index_inputs(point, fold))
-            fold_topics = {q: exp.data.topics[q] for q in exp.topics_of(fold)}
+            build_index(output=target, **exp.job.index_inputs(point, fold))
+            fold_topics = {q: exp.data.topics[q] for q in exp.grid.topics_of(fold)}
             merged.update(search(target, fold_topics, hits=exp.config.hits, progress=False, encoded=queries))
-        ours = exp.search_point(point)
+        ours = exp.job.search_point(point)
         written = read_run(tmp / "out" / "runs" / f"{tag}.trec")
         assert set(merged) == set(ours) == set(written)
         for qid in ours:
@@ -237,7 +156,7 @@ def test_second_run_encodes_nothing(experiment, monkeypatch):
     def no_model(*args, **kwargs):
         raise AssertionError("the model was loaded on a warm cache")
 
-    monkeypatch.setattr(runner, "create_encoder", no_model)
+    monkeypatch.setattr(job, "create_encoder", no_model)
     summary = run_experiment(config, output_dir=tmp / "out", progress=False, command="xqg experiment again")
     assert {p: p.stat().st_mtime_ns for p in cache.rglob("embeddings.npy")} == stamps
     record = json.loads((tmp / "out" / "experiment.json").read_text("utf-8"))
@@ -250,9 +169,9 @@ def test_shared_question_texts_are_encoded_once(experiment):
     tmp, config, _ = experiment
     exp = Experiment(load_config(config), tmp / "out", progress=False).prepare()
     texts = set(exp.data.topics.values()) | {t.text for ts in exp.data.qg.values() for t in ts}
-    assert len(exp.query_cache) == len(texts)
+    assert len(exp.job.query_cache) == len(texts)
     passages = {p.render("{title} {contents}") for p in exp.data.passages} | {t.text for t in exp.data.pg}
-    assert len(exp.passage_cache) == len(passages)
+    assert len(exp.job.passage_cache) == len(passages)
 
 
 # ----------------------------------------------------------------------------- config validation

@@ -119,3 +119,30 @@ def test_several_generated_stores_are_summed_together(tmp_path):
     np.testing.assert_allclose(got, expected, rtol=1e-6)
     assert record["queries_used"] == 7 and [d["field"] for d in record["generated"]] == ["generated_queries",
                                                                                          "generated_passages"]
+
+
+def test_build_index_is_fuse_stores_then_write_faiss_index(tmp_path):
+    """The two steps of xqg index give the same index as build_index, and the vectors are the fused ones."""
+    from xqg_pyserini.index.build import build_index, fuse_stores, read_index_vectors, write_faiss_index
+    from xqg_pyserini.io.embeddings import write_store
+
+    rng = np.random.default_rng(0)
+    passages = rng.standard_normal((4, 6)).astype(np.float32)
+    generated = rng.standard_normal((5, 6)).astype(np.float32)
+    encoder = {"encoder": "x", "dim": 6}
+    write_store(tmp_path / "p", ["a", "b", "c", "d"], passages, {"kind": "passage", "encoder": encoder})
+    keys = ["b\tar\t0", "b\tar\t1", "d\tja\t0", "a\tja\t0", "a\tar\t0"]
+    write_store(tmp_path / "g", keys, generated, {"kind": "generated", "encoder": encoder})
+    fused = fuse_stores(tmp_path / "p", tmp_path / "g", alpha=0.2, fusion="sum")
+    assert fused.ids == ["a", "b", "c", "d"]
+    expected = 0.8 * passages.astype(np.float64)
+    for row, key in enumerate(keys):
+        expected[["a", "b", "c", "d"].index(key.split("\t")[0])] += 0.2 * generated[row]
+    assert np.allclose(fused.vectors, expected, atol=1e-6)
+    one = write_faiss_index(fused, tmp_path / "two-step")
+    other = build_index(tmp_path / "p", tmp_path / "one-call", generated=tmp_path / "g", alpha=0.2)
+    assert {k: v for k, v in one.items() if k != "versions"} == {k: v for k, v in other.items() if k != "versions"}
+    assert list(one)[:7] == ["kind", "passages", "encoder", "dim", "alpha", "fusion", "index_type"]
+    for path in ("two-step", "one-call"):
+        ids, vectors = read_index_vectors(tmp_path / path)
+        assert ids == fused.ids and np.array_equal(vectors, fused.vectors)

@@ -20,7 +20,7 @@ from xqg_pyserini.io.qrels import read_qrels
 from xqg_pyserini.io.runs import read_run
 from xqg_pyserini.io.topics import read_topics
 from xqg_pyserini.java import find_java
-from xqg_pyserini.search_sparse import pretokenize_topics, sparse_search, sparse_search_to_file
+from xqg_pyserini.search.sparse import pretokenize_topics, sparse_search, sparse_search_to_file
 
 DEMO = demo_dir()
 

@@ -16,11 +16,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from xqg_pyserini.errors import InputError
 from xqg_pyserini.io.atomic import atomic_file
 from xqg_pyserini.io.qrels import Qrels
-
-BLOCK = 256  # queries scored against the whole index per step
+from xqg_pyserini.search.exact import ExactIndex
 
 
 @dataclass(frozen=True)
@@ -36,32 +34,17 @@ class Alignment:
         return self.cos_relevant - self.cos_nonrelevant
 
 
-def index_vectors(index_dir: str | Path) -> tuple[list[str], np.ndarray]:
-    """Docids and stored vectors of a Pyserini FAISS index dir."""
-    import faiss
-
-    index_dir = Path(index_dir)
-    for name in ("index", "docid"):
-        if not (index_dir / name).is_file():
-            raise InputError(f"not a FAISS index dir (missing {name})", path=index_dir)
-    index = faiss.read_index(str(index_dir / "index"))
-    docids = (index_dir / "docid").read_text(encoding="utf-8").split()
-    if len(docids) != index.ntotal:
-        raise InputError(f"{len(docids)} docids for {index.ntotal} vectors", path=index_dir)
-    return docids, index.reconstruct_n(0, index.ntotal)
-
-
 def align(queries: np.ndarray, qids: Sequence[str], docids: Sequence[str], passages: np.ndarray,
           qrels: Qrels) -> dict[str, Alignment]:
     """Alignment of every query that has a relevant passage in the index."""
     row_of = {docid: row for row, docid in enumerate(docids)}
-    unit = passages / np.maximum(np.linalg.norm(passages, axis=1, keepdims=True), 1e-12)
+    index = ExactIndex(docids, passages)
+    unit = index.vectors / np.maximum(np.linalg.norm(index.vectors, axis=1, keepdims=True), 1e-12)
     results: dict[str, Alignment] = {}
-    for start in range(0, len(qids), BLOCK):
-        block = queries[start:start + BLOCK].astype(np.float32)
-        scores = block @ passages.T
+    for start, scores in index.score_blocks(queries):
+        block = np.asarray(queries[start:start + len(scores)], dtype=np.float32)
         cosines = (block / np.maximum(np.linalg.norm(block, axis=1, keepdims=True), 1e-12)) @ unit.T
-        for offset, qid in enumerate(qids[start:start + BLOCK]):
+        for offset, qid in enumerate(qids[start:start + len(scores)]):
             relevant = [row_of[d] for d, rel in qrels.get(qid, {}).items() if rel > 0 and d in row_of]
             if not relevant:
                 continue

@@ -19,7 +19,7 @@ from xqg_pyserini.index.build import build_index
 from xqg_pyserini.io.atomic import atomic_file
 from xqg_pyserini.io.qrels import read_qrels
 from xqg_pyserini.io.topics import read_topics
-from xqg_pyserini.search import search_to_file
+from xqg_pyserini.search.dense import search_to_file
 
 METRICS = ["MRR@10", "R@1", "R@5", "R@20", "nDCG@10"]
 

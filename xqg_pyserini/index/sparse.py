@@ -41,7 +41,7 @@ analyzer 0.8114 / 0.6462 (Thai 0.20 vs 0.77: it cannot segment Thai). Without ex
 subword index scores 0.4039 / 0.2540 and the English analyzer 0.3449 / 0.2356.
 
 Queries are pre-tokenized with the tokenizer recorded in ``xqg.json`` (``xqg search --sparse``
-does it; :func:`xqg_pyserini.search_sparse.pretokenize_topics` writes a topics file for
+does it; :func:`xqg_pyserini.search.sparse.pretokenize_topics` writes a topics file for
 ``python -m pyserini.search.lucene --pretokenized``).
 
 Lucene's own analyzers are offered by name too (``en``, ``default`` = ``en``, ``ar``, ``ja``,

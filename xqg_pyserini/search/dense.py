@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -10,16 +9,10 @@ import numpy as np
 
 from xqg_pyserini.encode.base import Encoder
 from xqg_pyserini.errors import InputError
-from xqg_pyserini.index.build import PROVENANCE
+from xqg_pyserini.index.build import check_faiss_dir, index_provenance
 from xqg_pyserini.io.embeddings import EmbeddingStore
 from xqg_pyserini.io.runs import Run, write_run
 from xqg_pyserini.provenance import write_provenance
-
-
-def index_provenance(index_dir: str | Path) -> dict[str, Any]:
-    """The ``xqg.json`` of an index dir, or {} for a plain Pyserini index."""
-    path = Path(index_dir) / PROVENANCE
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
 def _searcher(index_dir: Path, encoder: Encoder | None):
@@ -39,9 +32,6 @@ def _searcher(index_dir: Path, encoder: Encoder | None):
                 raise InputError("no query encoder given")
             return encoder.encode_queries([query])[0]
 
-    for name in ("index", "docid"):
-        if not (index_dir / name).is_file():
-            raise InputError(f"not a FAISS index dir (missing {name})", path=index_dir)
     return FaissSearcher(str(index_dir), _Adapter())
 
 
@@ -57,7 +47,7 @@ def query_vectors(store: EmbeddingStore, topics: dict[str, str]) -> np.ndarray:
 def search(index_dir: str | Path, topics: dict[str, str], encoder: Encoder | None = None, hits: int = 100,
            threads: int = 1, progress: bool = True, encoded: EmbeddingStore | None = None) -> Run:
     """Rank with ``encoder`` on the topic texts, or with the pre-encoded queries of ``encoded``."""
-    index_dir = Path(index_dir)
+    index_dir = check_faiss_dir(index_dir)  # before starting Java
     searcher = _searcher(index_dir, encoder)
     qids = list(topics)
     if encoded is not None:

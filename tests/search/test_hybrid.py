@@ -7,7 +7,7 @@ import json
 import pytest
 
 from xqg_pyserini.errors import InputError
-from xqg_pyserini.fuse import METHODS, NORMS, fuse_files, fuse_runs
+from xqg_pyserini.search.hybrid import METHODS, NORMS, fuse_files, fuse_runs
 from xqg_pyserini.io.runs import read_run, write_run
 
 A = {"q1": [("d1", 3.0), ("d2", 2.0), ("d3", 1.0)],

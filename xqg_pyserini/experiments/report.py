@@ -1,0 +1,321 @@
+"""The report writer of an experiment: leaderboards, per-language tables, plots, alignment, summary.
+
+Reads what the job produced (runs and their scores) and writes every table and plot under the
+output dir, then ``summary.md`` and ``experiment.json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
+
+from xqg_pyserini.evaluate.rkt import parse_rkt
+from xqg_pyserini.evaluate.significance import AVERAGE, Comparison, compare, language_means
+from xqg_pyserini.evaluate.tables import leaderboard, render_rows
+from xqg_pyserini.experiments import plots
+from xqg_pyserini.experiments.config import resolved
+from xqg_pyserini.experiments.grid import GridPoint
+from xqg_pyserini.experiments.job import ENCODER_KEYS
+from xqg_pyserini.io.atomic import atomic_file
+from xqg_pyserini.provenance import write_provenance
+
+if TYPE_CHECKING:
+    from xqg_pyserini.experiments.runner import Experiment
+
+
+class ReportWriter:
+    """Tables, plots, alignment and summary of a finished grid (``experiment.results``)."""
+
+    def __init__(self, experiment: "Experiment"):
+        self.experiment = experiment
+        self.config, self.output, self.data = experiment.config, experiment.output, experiment.data
+        self.grid, self.job, self.results = experiment.grid, experiment.job, experiment.results
+        self.means = {tag: result.scores.mean for tag, result in self.results.items()}
+        self.plot_files: list[Path] = []
+
+    def lang_of(self, qid: str) -> str:
+        return self.data.topic_lang.get(qid) or qid.split("-", 1)[0]
+
+    def final_points(self) -> list[GridPoint]:
+        return self.grid.final_points(self.means)
+
+    def tables(self) -> None:
+        config, out = self.config, self.output
+        sig = config.significance
+        metrics = config.metrics
+        rkt = {m: self.lang_of for m in metrics if parse_rkt(m) is not None}
+        all_scores = [r.scores for r in self.results.values()]
+        plain = self.results["plain"].scores
+        self.tests: list[Comparison] = compare(plain, all_scores, metrics, n_permutations=sig.permutations,
+                                               seed=sig.seed, correction=sig.correction, alpha=sig.level,
+                                               macro=rkt)
+        self.sweep_tables: dict[str, str] = {}
+        for name, tags in self.grid.sweeps.items():
+            scores = [plain] + [self.results[t].scores for t in tags if t != "plain"]
+            self.sweep_tables[name] = leaderboard(scores, metrics, baseline="plain", tests=self.tests)
+        everything = leaderboard(all_scores, metrics, baseline="plain", tests=self.tests)
+        note = self._test_note()
+        with atomic_file(out / "leaderboard.md") as handle:
+            handle.write(f"# {config.name}: every run\n\n{everything}\n{note}\n")
+            for name, table in self.sweep_tables.items():
+                handle.write(f"\n## sweep `{name}`\n\n{table}")
+        for fmt in ("csv", "json", "tex"):
+            with atomic_file(out / f"leaderboard.{fmt}") as handle:
+                handle.write(leaderboard(all_scores, metrics, baseline="plain", tests=self.tests, fmt=fmt))
+
+        # Per language (and their macro average), every run against plain; the summary shows the final ones.
+        self.lang_tests = compare(plain, all_scores, metrics, n_permutations=sig.permutations, seed=sig.seed,
+                                  correction=sig.correction, alpha=sig.level, by_lang=self.lang_of)
+        with atomic_file(out / "per_language_all.md") as handle:
+            handle.write(f"# {config.name}: per topic language, every run\n\n")
+            for metric in metrics:
+                handle.write(f"## {metric}\n\n" + leaderboard(all_scores, [metric], baseline="plain",
+                                                               tests=self.lang_tests, by_lang=self.lang_of) + "\n")
+            handle.write(note + "\n")
+        for fmt in ("csv", "json"):
+            with atomic_file(out / f"per_language_all.{fmt}") as handle:
+                handle.write(leaderboard(all_scores, metrics, baseline="plain", tests=self.lang_tests, fmt=fmt,
+                                         by_lang=self.lang_of))
+        final = [self.results[p.tag].scores for p in self.final_points()]
+        self.language_tables: dict[str, str] = {}
+        for metric in metrics:
+            self.language_tables[metric] = leaderboard(final, [metric], baseline="plain", tests=self.lang_tests,
+                                                       by_lang=self.lang_of)
+        with atomic_file(out / "per_language.md") as handle:
+            handle.write(f"# {config.name}: per topic language (final configurations)\n\n")
+            for metric, table in self.language_tables.items():
+                handle.write(f"## {metric}\n\n{table}\n")
+            handle.write(note + "\n")
+        for fmt in ("csv", "json", "tex"):
+            with atomic_file(out / f"per_language.{fmt}") as handle:
+                handle.write(leaderboard(final, metrics, baseline="plain", tests=self.lang_tests, fmt=fmt,
+                                         by_lang=self.lang_of))
+
+        # Every run's means, overall and per language, as data.
+        rows = {}
+        for tag, result in self.results.items():
+            point = result.point
+            rows[tag] = {"arm": point.arm, "alpha": point.alpha, "per_lang": point.per_lang,
+                         "num_langs": point.num_langs, "sweeps": result.sweeps,
+                         "langs": self.grid.lang_order[:point.num_langs] if point.arm != "plain" else [],
+                         "mean": result.scores.mean,
+                         "per_lang_mean": {m: language_means(result.scores, m, self.lang_of) for m in metrics}}
+        with atomic_file(out / "scores.json") as handle:
+            json.dump(rows, handle, indent=1, ensure_ascii=False)
+            handle.write("\n")
+
+    def _test_note(self) -> str:
+        sig = self.config.significance
+        rkt = [m for m in self.config.metrics if parse_rkt(m) is not None]
+        return (f"† p <= {sig.level:g} vs plain: two-sided paired Fisher randomization test, "
+                f"{sig.permutations} permutations, seed {sig.seed}, correction: {sig.correction} (over every run and "
+                f"metric of the table's family). Best value per column in bold."
+                + (f" {', '.join(rkt)}: macro average over topic languages, in percent, tested on per-query hits."
+                   if rkt else ""))
+
+    def plots(self) -> None:
+        out = self.output / "plots"
+        config = self.config
+        ref = config.reference
+        self.plot_files: list[Path] = []
+        plain = self.results["plain"].scores
+        total = len(self.grid.lang_order)
+        ref_n = total if ref.num_langs is None else ref.num_langs
+        lines = list(dict.fromkeys((r.point.arm, r.point.fusion) for r in self.results.values()
+                                   if r.point.arm != "plain"))
+        axes = [("alpha", "alpha (weight of the generated vectors)", lambda p: p.alpha),
+                ("per_lang", "generated queries per language", lambda p: p.per_lang),
+                ("num_langs", "number of target languages", lambda p: p.num_langs)]
+        for metric in config.plot_metrics:
+            for axis, label, x_of in axes:
+                series: dict[str, list[tuple[float, float]]] = {}
+                flat: dict[str, float] = {}
+                for arm, fusion in lines:
+                    reference = self.grid.reference_point(arm, fusion)
+                    points = [r for r in self.results.values() if r.point.arm == arm and all(
+                        getattr(r.point, other) == getattr(reference, other)
+                        for other in ("alpha", "per_lang", "num_langs", "fusion") if other != axis)]
+                    if axis == "per_lang" and arm == "pg":
+                        if reference.tag in self.results:
+                            flat[reference.series] = self.results[reference.tag].scores.mean[metric]
+                        continue
+                    if len({x_of(r.point) for r in points}) >= 2:
+                        series[reference.series] = [(float(x_of(r.point)), r.scores.mean[metric]) for r in points]
+                if not series:
+                    continue
+                fixed = {"alpha": f"α={ref.alpha:g}", "per_lang": f"n={ref.per_lang or 'all'}",
+                         "num_langs": f"L={ref_n}", "fusion": f"fusion {config.fusion}"}
+                if any(" (" in key for key in [*series, *flat]):
+                    fixed.pop("fusion")  # several fusions: the legend tells them apart
+                title = f"{config.name}: {metric} vs {axis} ({', '.join(v for k, v in fixed.items() if k != axis)})"
+                path = out / f"{axis}-{_safe(metric)}.png"
+                plots.plot_sweep(path, metric, label, series, plain.mean[metric], title=title,
+                                 log_x=axis == "alpha", flat=flat if axis == "per_lang" else None)
+                self.plot_files.append(path)
+            best = self.grid.best_point(self.means, None, config.select_metric)
+            if best is not None:
+                base = language_means(plain, metric, self.lang_of)
+                other = language_means(self.results[best.tag].scores, metric, self.lang_of)
+                langs = [lang for lang in base if lang != AVERAGE] + [AVERAGE]
+                path = out / f"languages-{_safe(metric)}.png"
+                plots.plot_language_bars(path, metric, langs, [base[l] for l in langs],
+                                         [other.get(l, float("nan")) for l in langs], best.tag,
+                                         title=f"{config.name}: {metric} per topic language, plain vs {best.tag} "
+                                               f"(best by {config.select_metric})")
+                self.plot_files.append(path)
+
+    def alignment(self) -> None:
+        from xqg_pyserini.evaluate import align
+
+        point = self.grid.alignment_point()
+        out = self.output / "alignment"
+        before, after = self.job.alignment(point)
+        align.write_per_query(out / "per_query.csv", before, after, self.lang_of)
+        summaries = align.summarize(before, after, self.lang_of)
+        align.write_summary(out / "per_language.csv", summaries)
+        align.plot_margins(out / "margins.png", before, after, self.lang_of,
+                           title=f"{self.config.name}: cosine margin, plain (grey) vs {point.tag} (blue)")
+        header = ["lang", "queries", "margin plain", f"margin {point.tag}", "median plain", f"median {point.tag}",
+                  "cos(q, rel) plain", f"cos(q, rel) {point.tag}", "mean rank plain", f"mean rank {point.tag}",
+                  "margin improved"]
+        rows = [[s.lang, s.queries, *(f"{v:.4f}" for v in (*s.mean_margin, *s.median_margin,
+                                                              *s.mean_cos_relevant)),
+                 *(f"{v:.2f}" for v in s.mean_rank), f"{100 * s.share_margin_improved:.1f}%"] for s in summaries]
+        self.alignment_table = render_rows(header, rows)
+        self.alignment_tag = point.tag
+        with atomic_file(out / "per_language.md") as handle:
+            handle.write(self.alignment_table)
+
+    def checks(self) -> list[str]:
+        """Sanity checks reported in the summary (fold leakage, runs complete)."""
+        lines = []
+        lines.append(f"every run ranks each of the {len(self.job.qids)} topics exactly once (per-fold runs merged)")
+        if self.data.qg:
+            leaks = 0
+            for fold, texts in self.data.qg.items():
+                available = {(t.docid, t.text.strip()) for t in texts}
+                for qid in self.data.fold_topics(fold):
+                    relevant = [d for d, rel in self.data.qrels[qid].items() if rel > 0]
+                    leaks += any((d, self.data.topics[qid]) in available for d in relevant)
+            lines.append(f"fold leakage: {leaks} held-out topics find their own text among the generated queries "
+                         "of their relevant passage in their fold's file" + (" (expected 0)" if leaks else ""))
+        return lines
+
+    def summary(self) -> Path:
+        """Write ``summary.md`` and ``experiment.json``; returns the summary's path."""
+        lines = self._summary_head() + self._summary_results() + self._summary_config()
+        summary = self.output / "summary.md"
+        with atomic_file(summary) as handle:
+            handle.write("\n".join(lines))
+        self._write_experiment_json()
+        return summary
+
+    def _summary_head(self) -> list[str]:
+        config, data = self.config, self.data
+        lang_counts = Counter(data.topic_lang.values())
+        encoder = self.job.query_encoder_config or {}
+        lines = [f"# Experiment `{config.name}`", ""]
+        if config.description:
+            lines += [config.description.strip(), ""]
+        lines += [
+            f"- command: `{self.experiment.command}`",
+            f"- config: `{config.path}` (sha256 {hashlib.sha256(config.text.encode()).hexdigest()[:16]})",
+            f"- data: `{data.root}`: {len(data.passages)} passages; {len(self.job.qids)} topics "
+            f"({', '.join(f'{lang} {lang_counts[lang]}' for lang in data.langs)})",
+        ]
+        if data.qg:
+            lines.append(f"- QG oracle: {len(data.folds)} folds (k={data.fold_k}, seed={data.fold_seed}); "
+                         f"{', '.join(f'fold {f}: {len(data.fold_topics(f))} topics, {len(data.qg[f])} generated queries' for f in data.folds)}; "
+                         f"at most {self.grid.max_per_lang} per passage and language")
+        if data.pg is not None:
+            lines.append(f"- PG oracle: {len(data.pg)} translated passages")
+        lines += [
+            f"- target languages, in num_langs order: {', '.join(self.grid.lang_order) or '-'}",
+            f"- reference: α={config.reference.alpha:g}, per_lang={config.reference.per_lang or 'all'}, "
+            f"num_langs={config.reference.num_langs or 'all'}; fusion {config.fusion}; {config.hits} hits; "
+            "exact inner-product search",
+            f"- encoder: `{encoder.get('encoder')}` ({', '.join(f'{k}={encoder.get(k)!r}' for k in ENCODER_KEYS[1:] if k in encoder)})",
+            f"- embedding cache: `{self.job.cache_dir}`: this run encoded {self.job.cache_stats['query']['encoded']} query "
+            f"texts and {self.job.cache_stats['passage']['encoded']} passage texts (distinct: "
+            f"{self.job.cache_stats['query']['distinct_texts']} query-side, {self.job.cache_stats['passage']['distinct_texts']} "
+            "passage-side; QG oracle texts share the topic vectors)",
+            f"- {len(self.results)} runs in `runs/`; took {self.experiment.timings.get('total', 0):.0f}s "
+            f"({', '.join(f'{k} {v:.0f}s' for k, v in self.experiment.timings.items() if k != 'total')})",
+            "",
+            f"Tags: `{{arm}}-a{{α}}-n{{queries per language}}-L{{number of target languages}}` (PG has no n; "
+            f"`-mean`/`-sum`: a fusion other than {config.fusion}). QG arms search "
+            "each fold's held-out questions on passages fused with that fold's generated queries only.",
+            "",
+            "## Leaderboard",
+            "",
+        ]
+        return lines
+
+    def _summary_results(self) -> list[str]:
+        config = self.config
+        lines: list[str] = []
+        for name, table in self.sweep_tables.items():
+            lines += [f"### sweep `{name}`", "", table]
+        lines += [self._test_note(), ""]
+        lines += ["## Per topic language (final configurations)", "",
+                  f"plain, then per arm its reference configuration and its best by {config.select_metric}; every "
+                  "run in `per_language_all.md` (tests per language and on the macro average `Avg`).", ""]
+        for metric, table in self.language_tables.items():
+            lines += [f"### {metric}", "", table]
+        lines += [self._test_note(), ""]
+        if config.alignment is not None:
+            lines += [f"## Cosine alignment: plain vs `{self.alignment_tag}`", "",
+                      "Per query: cosine to its relevant passage minus cosine to the best-scoring non-relevant one "
+                      "(QG: each fold's topics against that fold's fused vectors). CSVs and `margins.png` in "
+                      "`alignment/`.", "", self.alignment_table, "![margins](alignment/margins.png)", ""]
+        if self.plot_files:
+            lines += ["## Plots", ""]
+            lines += [f"![{p.stem}]({p.relative_to(self.output).as_posix()})" for p in self.plot_files]
+            lines.append("")
+        if config.save_indexes:
+            lines += ["## Indexes", "", "Pyserini FAISS indexes of the final configurations (QG: one per fold; "
+                      "`folds.json` lists each fold's topics):", ""]
+            lines += [f"- `{p}`" for p in self.experiment.saved_indexes]
+            lines.append("")
+        lines += ["## Checks", ""] + [f"- {line}" for line in self.checks() + self.experiment.notes] + [""]
+        return lines
+
+    def _summary_config(self) -> list[str]:
+        config = self.config
+        lines = ["## Config", "", f"`{config.path}`:", "", "```yaml", config.text.rstrip(), "```", "",
+                  "Resolved (defaults filled in):", "", "```json",
+                  json.dumps(resolved(config), indent=2, ensure_ascii=False), "```", "",
+                  "Encoder configuration (query side):", "", "```json",
+                  json.dumps(self.job.query_encoder_config, indent=2, ensure_ascii=False), "```", ""]
+        if self.job.passage_encoder_config != self.job.query_encoder_config:
+            lines += ["Encoder configuration (passage side):", "", "```json",
+                      json.dumps(self.job.passage_encoder_config, indent=2, ensure_ascii=False), "```", ""]
+        return lines
+
+    def _write_experiment_json(self) -> None:
+        config = self.config
+        write_provenance(self.output / "experiment.json", {
+            "kind": "xqg-experiment", "name": config.name, "command": self.experiment.command, "config": resolved(config),
+            "lang_order": self.grid.lang_order, "max_per_lang": self.grid.max_per_lang, "cache": str(self.job.cache_dir),
+            "cache_stats": self.job.cache_stats, "stores": {k: str(v) for k, v in self.job.stores.items()},
+            "query_encoder": self.job.query_encoder_config, "passage_encoder": self.job.passage_encoder_config,
+            "runs": {tag: {**asdict(r.point), "path": str(r.path), "sweeps": r.sweeps, "mean": r.scores.mean}
+                     for tag, r in self.results.items()},
+            "final": [p.tag for p in self.final_points()], "timings": self.experiment.timings,
+        })
+
+
+def _prune(folder: Path, keep: set[str], patterns: Sequence[str]) -> None:
+    """Remove outputs of an earlier grid (files matching ``patterns`` not in ``keep``) from our own dir."""
+    for pattern in patterns:
+        for path in folder.glob(pattern):
+            if path.name not in keep and path.is_file():
+                path.unlink()
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "@._-" else "_" for c in name)
