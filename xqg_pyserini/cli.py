@@ -13,6 +13,7 @@ from xqg_pyserini.encode import cli as encode_cli
 from xqg_pyserini.encode.cli import add_encoder_flags as _encoder_args, make_encoder as _make_encoder
 from xqg_pyserini.errors import InputError
 from xqg_pyserini.generate import cli as generate_cli
+from xqg_pyserini.index.fusion import FUSIONS
 from xqg_pyserini.io.corpus import DEFAULT_PASSAGE_TEMPLATE
 from xqg_pyserini.io.generated import FIELDS, QUERIES_FIELD
 from xqg_pyserini.options import comma_list as _langs
@@ -248,7 +249,7 @@ def _add_dense_parsers(sub: Any) -> None:
     p.add_argument("--generated", action="append", default=None,
                    help="generated embedding store (xqg encode --kind generated); repeat to fuse several (QG+PG)")
     p.add_argument("--alpha", type=float, default=0.01, help="weight of the generated queries (default: %(default)s)")
-    p.add_argument("--fusion", choices=("sum", "mean"), default="sum")
+    p.add_argument("--fusion", choices=FUSIONS, default="sum")
     p.add_argument("--langs", default=None, help="comma-separated subset of generated languages (default: all)")
     p.add_argument("--per-lang", type=int, default=None, help="use the first N queries per language")
     p.add_argument("--index-type", choices=("flat", "hnsw"), default="flat")

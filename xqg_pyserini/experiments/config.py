@@ -57,8 +57,9 @@ from typing import Any
 from xqg_pyserini.encode.base import DTYPES
 from xqg_pyserini.errors import InputError
 from xqg_pyserini.experiments.checks import Checker, show
+from xqg_pyserini.index.fusion import FUSIONS
 from xqg_pyserini.experiments.settings import (  # noqa: F401 (ExperimentConfig and the settings: the API)
-    ALL, ARMS, CORRECTIONS, DEFAULT_METRICS, FUSIONS, AlignmentSettings, EncoderSettings, ExperimentConfig,
+    ALL, ARMS, CORRECTIONS, DEFAULT_METRICS, AlignmentSettings, EncoderSettings, ExperimentConfig,
     Reference, Significance, Sweep)
 
 _LANG = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from xqg_pyserini.encode.base import Encoder, create_encoder
+from xqg_pyserini.encode.base import Encoder, create_encoder, encoder_differences
 from xqg_pyserini.errors import InputError
 from xqg_pyserini.evaluate.measures import Scores, score_run
 from xqg_pyserini.evaluate.rkt import RktEvaluator, RktWarning, parse_rkt
@@ -35,8 +35,6 @@ from xqg_pyserini.provenance import write_provenance
 from xqg_pyserini.search.exact import exact_search
 
 ENCODE_CHUNK = 2048  # texts per encoder call; the cache is saved after each, so a killed run resumes
-ENCODER_KEYS = ("encoder", "path", "pooling", "l2_norm", "query_prefix", "passage_prefix", "max_length",
-                "dtype", "dim")
 
 
 @dataclass
@@ -290,4 +288,5 @@ class Job:
 
 
 def _differs(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
-    return [k for k in ENCODER_KEYS if a.get(k) != b.get(k)]
+    """Cached vectors of one side are reused only for the very same encoder settings."""
+    return encoder_differences(a, b, sides_may_differ=False)

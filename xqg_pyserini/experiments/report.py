@@ -13,13 +13,13 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
+from xqg_pyserini.encode.base import ENCODER_KEYS
 from xqg_pyserini.evaluate.rkt import parse_rkt
 from xqg_pyserini.evaluate.significance import AVERAGE, Comparison, compare, language_means
 from xqg_pyserini.evaluate.tables import leaderboard, render_rows
 from xqg_pyserini.experiments import plots
 from xqg_pyserini.experiments.config import resolved
 from xqg_pyserini.experiments.grid import GridPoint
-from xqg_pyserini.experiments.job import ENCODER_KEYS
 from xqg_pyserini.io.atomic import atomic_file
 from xqg_pyserini.provenance import write_provenance
 

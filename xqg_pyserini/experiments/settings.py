@@ -15,7 +15,6 @@ ARMS = ("plain", "qg", "pg", "qg+pg")
 ALL = "all"
 DEFAULT_METRICS = ("MRR@10", "R@100", "R@2kt", "R@5kt")
 CORRECTIONS = ("none", "holm", "bonferroni")
-FUSIONS = ("sum", "mean")
 
 
 @dataclass(frozen=True)

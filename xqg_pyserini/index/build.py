@@ -16,10 +16,12 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from xqg_pyserini.encode.base import encoder_differences
 from xqg_pyserini.errors import InputError
 from xqg_pyserini.index.fusion import fuse
 from xqg_pyserini.io.atomic import atomic_dir
 from xqg_pyserini.io.embeddings import EmbeddingStore, check_finite, read_store
+from xqg_pyserini.io.generated import QUERIES_FIELD
 from xqg_pyserini.provenance import versions
 
 PROVENANCE = "xqg.json"
@@ -36,13 +38,6 @@ class FusedPassages:
     record: dict[str, Any]  # the provenance of xqg.json, without the index type and versions
 
 
-def _same_encoder(passages: dict[str, Any], generated: dict[str, Any]) -> list[str]:
-    """Encoder settings that differ between the passage and generated stores (prefixes aside)."""
-    keys = ("encoder", "path", "pooling", "l2_norm", "dtype", "dim")
-    a, b = passages.get("encoder", {}), generated.get("encoder", {})
-    return [k for k in keys if a.get(k) != b.get(k)]
-
-
 def _generated_sources(generated: str | Path | Sequence[str | Path] | None) -> list[str | Path]:
     if generated is None:
         return []
@@ -52,7 +47,9 @@ def _generated_sources(generated: str | Path | Sequence[str | Path] | None) -> l
 def _read_generated(source: str | Path, pstore: EmbeddingStore) -> EmbeddingStore:
     gstore = read_store(source, kind="generated")
     check_finite(np.asarray(gstore.vectors), [k.split("\t")[0] for k in gstore.ids], gstore.path / "embeddings.npy")
-    mismatch = _same_encoder(pstore.meta, gstore.meta)
+    # Generated queries are encoded on the query side: prefixes may differ, the vector space may not.
+    mismatch = encoder_differences(pstore.meta.get("encoder") or {}, gstore.meta.get("encoder") or {},
+                                   sides_may_differ=True)
     if mismatch:
         raise InputError(f"passages and generated texts were encoded differently ({', '.join(mismatch)})",
                          path=gstore.path)
@@ -88,7 +85,7 @@ def fuse_stores(passages: str | Path, generated: str | Path | Sequence[str | Pat
         return FusedPassages(pstore.ids, vectors, record)
     keys = [key for store in stores for key in store.generated_keys()]
     described = [{"path": str(store.path.resolve()), "count": len(store.ids), "input": store.meta.get("input"),
-                  "field": store.meta.get("generated_field", "generated_queries")} for store in stores]
+                  "field": store.meta.get("generated_field", QUERIES_FIELD)} for store in stores]
     vectors, stats = fuse(pstore.ids, pstore.vectors, keys, np.concatenate([np.asarray(s.vectors) for s in stores]),
                           alpha, fusion, langs, per_lang,
                           source=", ".join(str(Path(d["path"]) / "ids.tsv") for d in described))
