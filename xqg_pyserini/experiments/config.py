@@ -58,11 +58,11 @@ from pathlib import Path
 from typing import Any
 
 from xqg_pyserini.errors import InputError
+from xqg_pyserini.evaluate.significance import CORRECTIONS, SignificanceSettings
 
 ARMS = ("plain", "qg", "pg", "qg+pg")
 ALL = "all"
 DEFAULT_METRICS = ("MRR@10", "R@100", "R@2kt", "R@5kt")
-CORRECTIONS = ("none", "holm", "bonferroni")
 FUSIONS = ("sum", "mean")
 DTYPES = ("float32", "float16", "bfloat16")
 _RANGE = re.compile(r"^\s*(\d+)\s*\.\.\s*(\d+|all)\s*$")
@@ -134,14 +134,6 @@ class Sweep:
 
 
 @dataclass(frozen=True)
-class Significance:
-    permutations: int = 10_000
-    seed: int = 42
-    correction: str = "none"
-    level: float = 0.05
-
-
-@dataclass(frozen=True)
 class AlignmentSettings:
     arm: str = "qg"
     alpha: float | None = None  # None: the reference value
@@ -172,7 +164,7 @@ class ExperimentConfig:
     select_metric: str = ""
     reference: Reference = field(default_factory=Reference)
     grid: list[Sweep] = field(default_factory=list)
-    significance: Significance = field(default_factory=Significance)
+    significance: SignificanceSettings = field(default_factory=SignificanceSettings)
     plot_metrics: list[str] = field(default_factory=list)
     alignment: AlignmentSettings | None = None
     save_indexes: bool = False
@@ -376,8 +368,7 @@ def load_config(path: str | Path) -> ExperimentConfig:
 
 def parse_config(raw: Any, path: str | Path, text: str = "") -> ExperimentConfig:
     """Validate an already loaded config mapping (``path`` anchors relative paths and errors)."""
-    from xqg_pyserini.evaluate.measures import parse_metrics
-    from xqg_pyserini.evaluate.rkt import parse_rkt
+    from xqg_pyserini.evaluate.measures import parse_measures
 
     path = Path(path)
     c = _Checker(path)
@@ -409,17 +400,10 @@ def parse_config(raw: Any, path: str | Path, text: str = "") -> ExperimentConfig
     config.threads = c.integer(raw.get("threads", 1), "threads", minimum=1)
 
     metrics = c.string_list(raw.get("metrics", list(DEFAULT_METRICS)), "metrics", optional=False)
-    standard = [m for m in metrics if parse_rkt(m) is None]
     try:
-        if standard:
-            parse_metrics(standard)
+        parse_measures(metrics)
     except InputError as err:
         raise c.fail("metrics", err.message) from None
-    for i, metric in enumerate(metrics):
-        try:
-            parse_rkt(metric)
-        except InputError as err:
-            raise c.fail(f"metrics[{i}]", err.message) from None
     config.metrics = metrics
     config.select_metric = c.string(raw.get("select_metric", metrics[0]), "select_metric")
     if config.select_metric not in metrics:
@@ -524,10 +508,10 @@ def _grid(c: _Checker, raw: Any) -> list[Sweep]:
     return sweeps
 
 
-def _significance(c: _Checker, raw: Any) -> Significance:
+def _significance(c: _Checker, raw: Any) -> SignificanceSettings:
     raw = c.mapping(raw if raw is not None else {}, "significance", _SIGNIFICANCE)
-    d = Significance()
-    return Significance(
+    d = SignificanceSettings()
+    return SignificanceSettings(
         permutations=c.integer(raw.get("permutations", d.permutations), "significance.permutations", minimum=1),
         seed=c.integer(raw.get("seed", d.seed), "significance.seed", minimum=0),
         correction=c.string(raw.get("correction", d.correction), "significance.correction", choices=CORRECTIONS),

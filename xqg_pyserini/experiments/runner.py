@@ -29,10 +29,11 @@ import numpy as np
 
 from xqg_pyserini.encode.base import Encoder, create_encoder
 from xqg_pyserini.errors import InputError
-from xqg_pyserini.evaluate.measures import Scores, score_run
-from xqg_pyserini.evaluate.rkt import RktEvaluator, RktWarning, parse_rkt
-from xqg_pyserini.evaluate.significance import AVERAGE, Comparison, compare, language_means
-from xqg_pyserini.evaluate.tables import leaderboard, render_rows
+from xqg_pyserini.evaluate.measures import Judgements, Scores, parse_measures, score as score_ranking
+from xqg_pyserini.evaluate.report import Report
+from xqg_pyserini.evaluate.rkt import RktWarning
+from xqg_pyserini.evaluate.significance import AVERAGE, language_means
+from xqg_pyserini.evaluate.tables import render_rows
 from xqg_pyserini.experiments import plots
 from xqg_pyserini.experiments.cache import TextCache, generated_store, write_derived_store
 from xqg_pyserini.experiments.config import ExperimentConfig, load_config, resolved
@@ -395,25 +396,15 @@ class Experiment:
 
     # ------------------------------------------------------------------ evaluation
 
-    def _evaluator(self) -> RktEvaluator | None:
-        if getattr(self, "_rkt", None) is None and self.data.answers is not None:
-            self._rkt = RktEvaluator(self.data.passages, self.data.answers)  # one token cache for all runs
-        return getattr(self, "_rkt", None)
+    def _judgements(self) -> Judgements:
+        if getattr(self, "_judged", None) is None:  # one, so R@kt tokenizes each passage once for all runs
+            self._judged = Judgements(qrels=self.data.qrels, answers=self.data.answers, corpus=self.data.passages)
+        return self._judged
 
     def score(self, name: str, run: Run) -> Scores:
-        metrics = self.config.metrics
-        standard = [m for m in metrics if parse_rkt(m) is None]
-        rkt = [m for m in metrics if parse_rkt(m) is not None]
-        scores = score_run(name, run, self.data.qrels, standard) if standard else Scores(name, {}, {})
-        if rkt:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RktWarning)  # topics without answers: reported once, below
-                by_k = self._evaluator().evaluate(run, [parse_rkt(m) for m in rkt])
-            for metric in rkt:
-                result = next(r for r in by_k.values() if r.k == parse_rkt(metric))
-                scores.per_query[metric] = {qid: float(hit) for qid, hit in result.per_query.items()}
-                scores.mean[metric] = result.macro
-        return scores
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RktWarning)  # topics without answers: reported once, below
+            return score_ranking(name, run, parse_measures(self.config.metrics), self._judgements())
 
     def lang_of(self, qid: str) -> str:
         return self.data.topic_lang.get(qid) or qid.split("-", 1)[0]
@@ -506,46 +497,33 @@ class Experiment:
 
     def _tables(self) -> None:
         config, out = self.config, self.output
-        sig = config.significance
         metrics = config.metrics
-        rkt = {m: self.lang_of for m in metrics if parse_rkt(m) is not None}
-        all_scores = [r.scores for r in self.results.values()]
-        plain = self.results["plain"].scores
-        self.tests: list[Comparison] = compare(plain, all_scores, metrics, n_permutations=sig.permutations,
-                                               seed=sig.seed, correction=sig.correction, alpha=sig.level,
-                                               macro=rkt)
-        self.sweep_tables: dict[str, str] = {}
-        for name, tags in self.sweeps.items():
-            scores = [plain] + [self.results[t].scores for t in tags if t != "plain"]
-            self.sweep_tables[name] = leaderboard(scores, metrics, baseline="plain", tests=self.tests)
-        everything = leaderboard(all_scores, metrics, baseline="plain", tests=self.tests)
+        report = self.report = Report([r.scores for r in self.results.values()], metrics, baseline="plain",
+                                      settings=config.significance, lang_of=self.lang_of)
+        # Sweep and final tables show subsets of the runs, marked by the tests of the whole family.
+        self.sweep_tables: dict[str, str] = {name: report.table(runs=["plain"] + [t for t in tags if t != "plain"])
+                                             for name, tags in self.sweeps.items()}
         note = self._test_note()
         with atomic_file(out / "leaderboard.md") as handle:
-            handle.write(f"# {config.name}: every run\n\n{everything}\n{note}\n")
+            handle.write(f"# {config.name}: every run\n\n{report.table()}\n{note}\n")
             for name, table in self.sweep_tables.items():
                 handle.write(f"\n## sweep `{name}`\n\n{table}")
         for fmt in ("csv", "json", "tex"):
             with atomic_file(out / f"leaderboard.{fmt}") as handle:
-                handle.write(leaderboard(all_scores, metrics, baseline="plain", tests=self.tests, fmt=fmt))
+                handle.write(report.table(fmt))
 
         # Per language (and their macro average), every run against plain; the summary shows the final ones.
-        self.lang_tests = compare(plain, all_scores, metrics, n_permutations=sig.permutations, seed=sig.seed,
-                                  correction=sig.correction, alpha=sig.level, by_lang=self.lang_of)
         with atomic_file(out / "per_language_all.md") as handle:
             handle.write(f"# {config.name}: per topic language, every run\n\n")
             for metric in metrics:
-                handle.write(f"## {metric}\n\n" + leaderboard(all_scores, [metric], baseline="plain",
-                                                               tests=self.lang_tests, by_lang=self.lang_of) + "\n")
+                handle.write(f"## {metric}\n\n" + report.table(metrics=[metric], per_lang=True) + "\n")
             handle.write(note + "\n")
         for fmt in ("csv", "json"):
             with atomic_file(out / f"per_language_all.{fmt}") as handle:
-                handle.write(leaderboard(all_scores, metrics, baseline="plain", tests=self.lang_tests, fmt=fmt,
-                                         by_lang=self.lang_of))
-        final = [self.results[p.tag].scores for p in self.final_points()]
-        self.language_tables: dict[str, str] = {}
-        for metric in metrics:
-            self.language_tables[metric] = leaderboard(final, [metric], baseline="plain", tests=self.lang_tests,
-                                                       by_lang=self.lang_of)
+                handle.write(report.table(fmt, per_lang=True))
+        final = [p.tag for p in self.final_points()]
+        self.language_tables: dict[str, str] = {
+            metric: report.table(runs=final, metrics=[metric], per_lang=True) for metric in metrics}
         with atomic_file(out / "per_language.md") as handle:
             handle.write(f"# {config.name}: per topic language (final configurations)\n\n")
             for metric, table in self.language_tables.items():
@@ -553,8 +531,7 @@ class Experiment:
             handle.write(note + "\n")
         for fmt in ("csv", "json", "tex"):
             with atomic_file(out / f"per_language.{fmt}") as handle:
-                handle.write(leaderboard(final, metrics, baseline="plain", tests=self.lang_tests, fmt=fmt,
-                                         by_lang=self.lang_of))
+                handle.write(report.table(fmt, runs=final, per_lang=True))
 
         # Every run's means, overall and per language, as data.
         rows = {}
@@ -570,13 +547,7 @@ class Experiment:
             handle.write("\n")
 
     def _test_note(self) -> str:
-        sig = self.config.significance
-        rkt = [m for m in self.config.metrics if parse_rkt(m) is not None]
-        return (f"† p <= {sig.level:g} vs plain: two-sided paired Fisher randomization test, "
-                f"{sig.permutations} permutations, seed {sig.seed}, correction: {sig.correction} (over every run and "
-                f"metric of the table's family). Best value per column in bold."
-                + (f" {', '.join(rkt)}: macro average over topic languages, in percent, tested on per-query hits."
-                   if rkt else ""))
+        return self.report.footnote(scope="every run and metric of the table's family")
 
     # ------------------------------------------------------------------ plots
 
