@@ -23,10 +23,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from xqg_pyserini.evaluate.rkt import parse_rkt
-from xqg_pyserini.evaluate.significance import compare
-from xqg_pyserini.evaluate.suite import language_of, score_files
-from xqg_pyserini.evaluate.tables import leaderboard
+from xqg_pyserini.evaluate.measures import Judgements
+from xqg_pyserini.evaluate.report import evaluate, language_of
 from xqg_pyserini.experiments.config import load_config
 from xqg_pyserini.experiments.dataset import load_dataset
 from xqg_pyserini.search.hybrid import fuse_files
@@ -114,21 +112,15 @@ def main() -> int:
                 runs[tag] = out / "runs" / f"{tag}.trec"
                 fuse_files([dense[name], runs[sparse]], runs[tag], method=method, norm=norm, hits=hits, tag=tag)
 
-    # Scored and tested once; every run's qids must be judged (score_run refuses others).
-    sig = config.significance
-    scores = score_files(list(runs.values()), config.metrics, qrels=data.qrels, answers=data.answers,
-                         corpus=data.passages, rkt_missing="miss")
-    lang_of = language_of(data.answers)
-    base = next(s for s in scores if s.name == baseline)
-    tests = compare(base, scores, config.metrics, n_permutations=sig.permutations, seed=sig.seed,
-                    correction=sig.correction, alpha=sig.level,
-                    macro={m: lang_of for m in config.metrics if parse_rkt(m) is not None})
+    # Scored and tested once; every run's qids must be judged (ir-measures scoring refuses others).
+    judgements = Judgements(qrels=data.qrels, answers=data.answers, corpus=data.passages, rkt_missing="miss")
+    report = evaluate(list(runs.values()), config.metrics, judgements, baseline=baseline,
+                      settings=config.significance, lang_of=language_of(data.answers))
     for fmt in ("md", "json"):
         with atomic_file(out / f"leaderboard.{fmt}") as handle:
-            handle.write(leaderboard(scores, config.metrics, baseline=baseline, tests=tests, fmt=fmt))
+            handle.write(report.table(fmt))
             if fmt == "md":
-                handle.write(f"\n† p <= {sig.level} vs {baseline}: two-sided paired Fisher randomization test, "
-                             f"{sig.permutations} permutations, seed {sig.seed}, correction: {sig.correction}.\n")
+                handle.write(f"\n{report.footnote()}\n")
     print((out / "leaderboard.md").read_text(encoding="utf-8"))
     return 0
 

@@ -87,39 +87,25 @@ def cmd_fuse(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from xqg_pyserini.evaluate.rkt import parse_rkt
-    from xqg_pyserini.evaluate.significance import compare
-    from xqg_pyserini.evaluate.suite import language_of, run_name, score_files, split_metrics
-    from xqg_pyserini.evaluate.tables import leaderboard
+    from xqg_pyserini.evaluate.measures import Judgements, parse_measures
+    from xqg_pyserini.evaluate.report import evaluate, language_of
+    from xqg_pyserini.evaluate.significance import SignificanceSettings
     from xqg_pyserini.io.answers import read_answers
     from xqg_pyserini.io.corpus import read_corpus
     from xqg_pyserini.io.qrels import read_qrels
 
-    standard, rkt = split_metrics(args.metrics)
-    metrics = [m for m in args.metrics.replace(",", " ").split()]
+    measures = parse_measures(args.metrics)
     qrels = read_qrels(args.qrels) if args.qrels else None
     answers = read_answers(args.answers) if args.answers else None
     corpus = read_corpus(args.corpus) if args.corpus else None
-    scores = score_files(args.runs, metrics, qrels=qrels, answers=answers, corpus=corpus,
-                         rkt_missing=args.rkt_missing)
-    lang_of = language_of(answers, args.lang_sep)
-    tests = None
-    if args.baseline:
-        names = [s.name for s in scores]
-        wanted = run_name(args.baseline)
-        if wanted not in names:
-            raise InputError(f"--baseline {args.baseline!r} is not among the runs ({', '.join(names)})")
-        base = scores[names.index(wanted)]
-        tests = compare(base, scores, metrics, n_permutations=args.permutations, seed=args.seed,
-                        correction=args.correction, alpha=args.significance_level,
-                        by_lang=lang_of if args.per_lang else None,
-                        macro={m: lang_of for m in metrics if parse_rkt(m) is not None})
-    sys.stdout.write(leaderboard(scores, metrics, baseline=run_name(args.baseline) if args.baseline else None,
-                                 tests=tests, fmt=args.format, by_lang=lang_of if args.per_lang else None))
-    if tests and args.format == "md":
-        print(f"\n† p <= {args.significance_level} vs {run_name(args.baseline)}: two-sided paired Fisher "
-              f"randomization test, {args.permutations} permutations, seed {args.seed}, "
-              f"correction: {args.correction}.")
+    judgements = Judgements(qrels=qrels, answers=answers, corpus=corpus, rkt_missing=args.rkt_missing)
+    settings = SignificanceSettings(permutations=args.permutations, seed=args.seed, correction=args.correction,
+                                    level=args.significance_level)
+    report = evaluate(args.runs, measures, judgements, baseline=args.baseline, settings=settings,
+                      lang_of=language_of(answers, args.lang_sep))
+    sys.stdout.write(report.table(args.format, per_lang=args.per_lang))
+    if report.comparisons(per_lang=args.per_lang) and args.format == "md":
+        print(f"\n{report.footnote()}")
     return 0
 
 

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from xqg_pyserini.cli import main
-from xqg_pyserini.evaluate.measures import parse_metrics, score_run
+from xqg_pyserini.evaluate.measures import parse_measures, score_run
 from xqg_pyserini.evaluate.tables import render
 
 QRELS = {"q1": {"d1": 1}, "q2": {"d2": 1}, "q3": {"d3": 1}}
@@ -18,7 +18,7 @@ def test_scores_by_hand():
 
 
 def test_parse_and_render():
-    assert parse_metrics("R@100, MRR@10 nDCG@10") == ["R@100", "MRR@10", "nDCG@10"]
+    assert [m.name for m in parse_measures("R@100, MRR@10 nDCG@10")] == ["R@100", "MRR@10", "nDCG@10"]
     scores = [score_run("a", RUN, QRELS, ["MRR@10"]), score_run("b", {"q1": [("d1", 1.0)]}, QRELS, ["MRR@10"])]
     md = render(scores, ["MRR@10"], "md")
     assert md.splitlines()[0] == "| run | MRR@10 |" and "| a   | 0.5000 |" in md

@@ -9,7 +9,8 @@ import pytest
 from xqg_pyserini.errors import InputError
 from xqg_pyserini.evaluate import significance
 from xqg_pyserini.evaluate.measures import Scores
-from xqg_pyserini.evaluate.significance import AVERAGE, compare, correct, fisher_p_values, fisher_test
+from xqg_pyserini.evaluate.significance import (AVERAGE, SignificanceSettings, compare, correct, fisher_p_values,
+                                                  fisher_test)
 
 
 def make_scores(name: str, per_query: dict[str, dict[str, float]], scale: float = 1.0) -> Scores:
@@ -145,7 +146,8 @@ def test_compare_every_run_and_metric_with_correction():
                "noisy": np.clip(base_values + rng.normal(0, 0.05, 100), 0, 1)}
     scores = [make_scores(name, {m: dict(zip(qids, values * w)) for m, w in (("MRR@10", 1.0), ("R@5", 0.9))})
               for name, values in per_run.items()]
-    results = compare(scores[0], scores, ["MRR@10", "R@5"], n_permutations=2_000, correction="holm")
+    results = compare(scores[0], scores, ["MRR@10", "R@5"],
+                      settings=SignificanceSettings(permutations=2_000, correction="holm"))
     expected_order = [(r, m) for r in ("same", "better", "noisy") for m in ("MRR@10", "R@5")]
     assert [(c.run, c.metric) for c in results] == expected_order
     by_key = {(c.run, c.metric): c for c in results}
@@ -154,7 +156,7 @@ def test_compare_every_run_and_metric_with_correction():
     assert better.significant and better.run_mean > better.baseline_mean
     assert [c.corrected_p_value for c in results] == correct([c.p_value for c in results], "holm")
     assert all(c.significant == (c.corrected_p_value <= 0.05) for c in results)
-    assert results[0].settings.correction == "holm" and results[0].settings.n_permutations == 2_000
+    assert results[0].settings.correction == "holm" and results[0].settings.permutations == 2_000
     assert by_key["noisy", "MRR@10"].p_value == fisher_test(scores[0].per_query["MRR@10"],
                                                             scores[3].per_query["MRR@10"], 2_000)
 
@@ -174,7 +176,8 @@ def test_per_language_and_macro_average():
     base = {**{f"ar-{i}": 0.0 for i in range(10)}, **{f"ja-{i}": 1.0 for i in range(30)}}
     run = {**{f"ar-{i}": 1.0 for i in range(10)}, **{f"ja-{i}": 1.0 for i in range(30)}}
     baseline, other = rkt_scores("a", base, lang_of), rkt_scores("b", run, lang_of)
-    results = compare(baseline, [other], n_permutations=1_000, by_lang=lang_of)
+    thousand = SignificanceSettings(permutations=1_000)
+    results = compare(baseline, [other], settings=thousand, by_lang=lang_of)
     by_lang = {c.language: c for c in results}
     assert list(by_lang) == ["ar", "ja", AVERAGE]
     assert by_lang["ja"].p_value == 1.0 and by_lang["ja"].baseline_mean == 100.0  # in percent, as Scores.mean
@@ -184,14 +187,14 @@ def test_per_language_and_macro_average():
 
     # R@kt's headline is the macro average: with `macro` the all-queries test is on that statistic
     mixed = rkt_scores("c", {**run, **{f"ja-{i}": 0.0 for i in range(8)}}, lang_of)  # ar 100, ja 73.3
-    headline = compare(baseline, [mixed], n_permutations=1_000, macro={"R@2kt": lang_of})
-    by_lang = {c.language: c for c in compare(baseline, [mixed], n_permutations=1_000, by_lang=lang_of)}
+    headline = compare(baseline, [mixed], settings=thousand, macro={"R@2kt": lang_of})
+    by_lang = {c.language: c for c in compare(baseline, [mixed], settings=thousand, by_lang=lang_of)}
     assert [(c.language, c.p_value, c.run_mean) for c in headline] == [
         (None, by_lang[AVERAGE].p_value, pytest.approx(100 * (1 + 22 / 30) / 2))]
     weights = {q: 40 / (2 * (10 if q.startswith("ar") else 30)) for q in base}
     assert headline[0].p_value == fisher_test({q: v * weights[q] for q, v in baseline.per_query["R@2kt"].items()},
                                               {q: v * weights[q] for q, v in mixed.per_query["R@2kt"].items()}, 1_000)
-    micro = compare(baseline, [mixed], n_permutations=1_000)  # mean over all queries: +10 -8 of 40
+    micro = compare(baseline, [mixed], settings=thousand)  # mean over all queries: +10 -8 of 40
     assert micro[0].p_value > 0.5 and headline[0].p_value < 0.05
 
 
@@ -203,5 +206,5 @@ def test_thousand_queries_five_runs_five_metrics_is_fast():
     metrics = ["m1", "m2", "m3", "m4", "m5"]
     scores = [make_scores(f"r{k}", {m: dict(zip(qids, rng.random(1000))) for m in metrics}) for k in range(6)]
     started = time.perf_counter()
-    assert len(compare(scores[0], scores[1:], n_permutations=10_000)) == 25
+    assert len(compare(scores[0], scores[1:], settings=SignificanceSettings(permutations=10_000))) == 25
     assert time.perf_counter() - started < 20  # about 0.3 s on 2 cores

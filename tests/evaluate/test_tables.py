@@ -7,7 +7,7 @@ import re
 import pytest
 
 from xqg_pyserini.evaluate.measures import Scores
-from xqg_pyserini.evaluate.significance import compare
+from xqg_pyserini.evaluate.significance import SignificanceSettings, compare
 from xqg_pyserini.evaluate.tables import leaderboard, render, render_rows
 
 
@@ -37,7 +37,7 @@ def runs() -> list[Scores]:
 
 @pytest.fixture(scope="module")
 def tests(runs):
-    return compare(runs[0], runs, ["MRR@10", "R@100"], n_permutations=2_000)
+    return compare(runs[0], runs, ["MRR@10", "R@100"], settings=SignificanceSettings(permutations=2_000))
 
 
 def test_markdown_marks_significance_best_and_baseline(runs, tests):
@@ -88,7 +88,7 @@ def test_json_has_raw_values_and_p_values(runs, tests):
 
 def test_tex_is_a_booktabs_tabular(runs, tests):
     renamed = [Scores("xqg_sum & 50%", s.per_query, s.mean) if s.name == "xqg_sum" else s for s in runs]
-    tests = compare(renamed[0], renamed, ["MRR@10", "R@100"], n_permutations=500)
+    tests = compare(renamed[0], renamed, ["MRR@10", "R@100"], settings=SignificanceSettings(permutations=500))
     tex = leaderboard(renamed, ["MRR@10", "R@100"], tests=tests, fmt="tex").splitlines()
     assert tex[:4] == [r"\begin{tabular}{lrr}", r"\toprule", r"Run & MRR@10 & R@100 \\", r"\midrule"]
     assert tex[-2:] == [r"\bottomrule", r"\end{tabular}"]
@@ -106,7 +106,7 @@ def test_per_language_columns_with_macro_average_and_marks():
     plain = hits_scores("plain", {q: 0.0 if q.startswith("ar") else float(i % 2) for i, q in enumerate(qids)})
     better = hits_scores("xqg", {q: 1.0 if q.startswith("ar") else float(i % 2) for i, q in enumerate(qids)})
     runs = [plain, better]
-    tests = compare(plain, runs, n_permutations=2_000, by_lang=lang_of)
+    tests = compare(plain, runs, settings=SignificanceSettings(permutations=2_000), by_lang=lang_of)
     md = leaderboard(runs, ["R@2kt"], tests=tests, by_lang=lang_of).splitlines()
     cells = [[c.strip() for c in line.strip("|").split("|")] for line in md]
     assert cells[0] == ["run", "R@2kt Ar", "R@2kt Ja", "R@2kt Avg"]
@@ -126,7 +126,7 @@ def test_per_language_columns_with_macro_average_and_marks():
     assert document["rows"][1]["significant"]["R@2kt"] == {"ar": True, "ja": False, "Avg": True}
 
     # the headline table shows R@kt's own headline (the macro average), tested as such
-    headline_tests = compare(plain, runs, n_permutations=2_000, macro={"R@2kt": lang_of})
+    headline_tests = compare(plain, runs, settings=SignificanceSettings(permutations=2_000), macro={"R@2kt": lang_of})
     csv_rows = leaderboard(runs, ["R@2kt"], tests=headline_tests, fmt="csv").splitlines()
     assert csv_rows[1:] == ["plain,true,25.0,,", f"xqg,false,75.0,{headline_tests[0].p_value!r},true"]
 

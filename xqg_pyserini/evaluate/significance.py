@@ -22,6 +22,7 @@ from xqg_pyserini.errors import InputError
 from xqg_pyserini.evaluate.measures import Scores
 
 CORRECTIONS = ("none", "holm", "bonferroni")
+FISHER_TEST = "paired two-sided Fisher randomization test"
 AVERAGE = "Avg"  # the macro average over languages, next to the language codes
 LanguageOf = Callable[[str], str]
 
@@ -30,12 +31,19 @@ _CHUNK_ELEMENTS = 1 << 22
 
 
 @dataclass(frozen=True)
-class FisherSettings:
-    name: str = "paired two-sided Fisher randomization test"
-    n_permutations: int = 10_000
+class SignificanceSettings:
+    """How runs are tested against the baseline: the experiment YAML's ``significance:`` keys, and
+    ``xqg eval --permutations --seed --correction --significance-level``."""
+
+    permutations: int = 10_000
     seed: int = 42
-    correction: str = "none"
-    alpha: float = 0.05
+    correction: str = "none"  # one of CORRECTIONS, over each family of comparisons
+    level: float = 0.05  # significant: corrected p <= level
+
+    def to_json(self) -> dict:
+        """The ``test`` object of leaderboard JSON (its key names predate this type; files keep them)."""
+        return {"name": FISHER_TEST, "n_permutations": self.permutations, "seed": self.seed,
+                "correction": self.correction, "alpha": self.level}
 
 
 @dataclass(frozen=True)
@@ -50,8 +58,8 @@ class Comparison:
     run_mean: float
     p_value: float
     corrected_p_value: float
-    significant: bool  # corrected_p_value <= alpha (ranx's `p <= max_p`)
-    settings: FisherSettings
+    significant: bool  # corrected_p_value <= settings.level (ranx's `p <= max_p`)
+    settings: SignificanceSettings
 
 
 def fisher_test(baseline: Mapping[str, float], run: Mapping[str, float],
@@ -127,19 +135,18 @@ def correct(p_values: Sequence[float], method: str = "none") -> list[float]:
 
 
 def compare(baseline: Scores, runs: Sequence[Scores], metrics: Sequence[str] | None = None, *,
-            n_permutations: int = 10_000, seed: int = 42, correction: str = "none", alpha: float = 0.05,
-            by_lang: LanguageOf | None = None, macro: Mapping[str, LanguageOf] | None = None) -> list[Comparison]:
+            settings: SignificanceSettings = SignificanceSettings(), by_lang: LanguageOf | None = None,
+            macro: Mapping[str, LanguageOf] | None = None) -> list[Comparison]:
     """Test every run (the baseline itself skipped) against ``baseline`` on every metric.
 
     Without ``by_lang`` there is one test per run and metric, on the difference of the means over
     all queries, or, for a metric in ``macro`` (metric -> qid -> language; R@kt, whose headline
     is the mean of the per-language scores), of the macro averages over languages. With
     ``by_lang`` (qid -> language) there is one test per language and one on the macro average
-    (``AVERAGE``). The correction is applied across all the comparisons returned.
+    (``AVERAGE``). The correction is applied across all the comparisons returned (one family).
     """
-    if correction not in CORRECTIONS:
-        raise ValueError(f"correction must be one of {', '.join(CORRECTIONS)}, not {correction!r}")
-    settings = FisherSettings(n_permutations=n_permutations, seed=seed, correction=correction, alpha=alpha)
+    if settings.correction not in CORRECTIONS:
+        raise ValueError(f"correction must be one of {', '.join(CORRECTIONS)}, not {settings.correction!r}")
     metrics = list(metrics if metrics is not None else baseline.per_query)
     macro = macro or {}
     cells = []
@@ -155,14 +162,15 @@ def compare(baseline: Scores, runs: Sequence[Scores], metrics: Sequence[str] | N
     p_values = [0.0] * len(cells)
     for indexes in by_qids.values():
         block = fisher_p_values(np.array([cells[i].baseline_values for i in indexes]),
-                                np.array([cells[i].run_values for i in indexes]), n_permutations, seed)
+                                np.array([cells[i].run_values for i in indexes]), settings.permutations,
+                                settings.seed)
         for i, p in zip(indexes, block):
             p_values[i] = float(p)
 
-    corrected = correct(p_values, correction)
+    corrected = correct(p_values, settings.correction)
     return [Comparison(run=c.run, metric=c.metric, language=c.language, baseline=baseline.name,
                        baseline_mean=c.baseline_mean, run_mean=c.run_mean, p_value=p, corrected_p_value=q,
-                       significant=q <= alpha, settings=settings)
+                       significant=q <= settings.level, settings=settings)
             for c, p, q in zip(cells, p_values, corrected)]
 
 

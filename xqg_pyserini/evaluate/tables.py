@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from xqg_pyserini.evaluate.measures import Scores
@@ -169,7 +169,7 @@ def _json(names, columns, values, marks, baseline, metrics, per_language, tests)
     document = {"baseline": baseline, "metrics": list(metrics)}
     if per_language:
         document["languages"] = [c.language for c in columns if c.metric == metrics[0] and c.language != AVERAGE]
-    document.update(test=asdict(tests[0].settings) if tests else None, rows=rows)
+    document.update(test=tests[0].settings.to_json() if tests else None, rows=rows)
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 

@@ -59,8 +59,8 @@ from xqg_pyserini.errors import InputError
 from xqg_pyserini.experiments.checks import Checker, show
 from xqg_pyserini.index.fusion import FUSIONS
 from xqg_pyserini.experiments.settings import (  # noqa: F401 (ExperimentConfig and the settings: the API)
-    ALL, ARMS, CORRECTIONS, DEFAULT_METRICS, AlignmentSettings, EncoderSettings, ExperimentConfig,
-    Reference, Significance, Sweep)
+    ALL, ARMS, DEFAULT_METRICS, AlignmentSettings, EncoderSettings, ExperimentConfig, Reference, Sweep)
+from xqg_pyserini.evaluate.significance import CORRECTIONS, SignificanceSettings
 
 _LANG = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
@@ -118,8 +118,7 @@ def load_config(path: str | Path) -> ExperimentConfig:
 
 def parse_config(raw: Any, path: str | Path, text: str = "") -> ExperimentConfig:
     """Validate an already loaded config mapping (``path`` anchors relative paths and errors)."""
-    from xqg_pyserini.evaluate.measures import parse_metrics
-    from xqg_pyserini.evaluate.rkt import parse_rkt
+    from xqg_pyserini.evaluate.measures import parse_measures
 
     path = Path(path)
     c = Checker(path)
@@ -151,17 +150,10 @@ def parse_config(raw: Any, path: str | Path, text: str = "") -> ExperimentConfig
     config.threads = c.integer(raw.get("threads", 1), "threads", minimum=1)
 
     metrics = c.string_list(raw.get("metrics", list(DEFAULT_METRICS)), "metrics", optional=False)
-    standard = [m for m in metrics if parse_rkt(m) is None]
     try:
-        if standard:
-            parse_metrics(standard)
+        parse_measures(metrics)
     except InputError as err:
         raise c.fail("metrics", err.message) from None
-    for i, metric in enumerate(metrics):
-        try:
-            parse_rkt(metric)
-        except InputError as err:
-            raise c.fail(f"metrics[{i}]", err.message) from None
     config.metrics = metrics
     config.select_metric = c.string(raw.get("select_metric", metrics[0]), "select_metric")
     if config.select_metric not in metrics:
@@ -266,10 +258,10 @@ def _grid(c: Checker, raw: Any) -> list[Sweep]:
     return sweeps
 
 
-def _significance(c: Checker, raw: Any) -> Significance:
+def _significance(c: Checker, raw: Any) -> SignificanceSettings:
     raw = c.mapping(raw if raw is not None else {}, "significance", _SIGNIFICANCE)
-    d = Significance()
-    return Significance(
+    d = SignificanceSettings()
+    return SignificanceSettings(
         permutations=c.integer(raw.get("permutations", d.permutations), "significance.permutations", minimum=1),
         seed=c.integer(raw.get("seed", d.seed), "significance.seed", minimum=0),
         correction=c.string(raw.get("correction", d.correction), "significance.correction", choices=CORRECTIONS),

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from xqg_pyserini.errors import InputError
-from xqg_pyserini.evaluate.rkt import parse_rkt
+from xqg_pyserini.evaluate.measures import parse_measures
 from xqg_pyserini.experiments.config import ExperimentConfig
 from xqg_pyserini.io.answers import Answer, read_answers
 from xqg_pyserini.io.corpus import Passage, read_corpus
@@ -104,7 +104,7 @@ def load_dataset(config: ExperimentConfig) -> Dataset:
                 raise InputError(f"qrels of {qid!r} name a passage that is not in corpus.jsonl",
                                  path=root / f"qrels.{lang}.txt", docid=unknown[0])
     answers = None
-    if any(parse_rkt(m) is not None for m in config.metrics):
+    if any("answers" in m.needs for m in parse_measures(config.metrics)):
         every = read_answers(_need(root / "answers.jsonl", "the R@kt metrics"))
         answers = {qid: every[qid] for qid in topics if qid in every}
         if not answers:

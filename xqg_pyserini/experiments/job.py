@@ -22,8 +22,8 @@ import numpy as np
 
 from xqg_pyserini.encode.base import Encoder, create_encoder, encoder_differences
 from xqg_pyserini.errors import InputError
-from xqg_pyserini.evaluate.measures import Scores, score_run
-from xqg_pyserini.evaluate.rkt import RktEvaluator, RktWarning, parse_rkt
+from xqg_pyserini.evaluate.measures import Judgements, Scores, parse_measures, score
+from xqg_pyserini.evaluate.rkt import RktWarning
 from xqg_pyserini.experiments.cache import TextCache, generated_store, write_derived_store
 from xqg_pyserini.experiments.config import ExperimentConfig
 from xqg_pyserini.experiments.dataset import PASSAGES_FIELD, QUERIES_FIELD, Dataset
@@ -63,7 +63,7 @@ class Job:
         self.config, self.data, self.grid, self.output, self.progress = config, data, grid, output, progress
         self._encoder: Encoder | None = None
         self._generated: dict[tuple[str, int | None], Generated] = {}
-        self._rkt: RktEvaluator | None = None
+        self._judgements: Judgements | None = None
         self.qids = list(data.topics)
         self.row_of_qid = {qid: row for row, qid in enumerate(self.qids)}
         self.docids = [p.docid for p in data.passages]
@@ -201,25 +201,14 @@ class Job:
 
     # ------------------------------------------------------------------ evaluation
 
-    def _evaluator(self) -> RktEvaluator | None:
-        if self._rkt is None and self.data.answers is not None:
-            self._rkt = RktEvaluator(self.data.passages, self.data.answers)  # one token cache for all runs
-        return self._rkt
-
     def score(self, name: str, run: Run) -> Scores:
-        metrics = self.config.metrics
-        standard = [m for m in metrics if parse_rkt(m) is None]
-        rkt = [m for m in metrics if parse_rkt(m) is not None]
-        scores = score_run(name, run, self.data.qrels, standard) if standard else Scores(name, {}, {})
-        if rkt:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RktWarning)  # topics without answers: reported once, below
-                by_k = self._evaluator().evaluate(run, [parse_rkt(m) for m in rkt])
-            for metric in rkt:
-                result = next(r for r in by_k.values() if r.k == parse_rkt(metric))
-                scores.per_query[metric] = {qid: float(hit) for qid, hit in result.per_query.items()}
-                scores.mean[metric] = result.macro
-        return scores
+        """Every config metric of ``run``; R@kt tokenizes each passage once for all runs (one Judgements)."""
+        if self._judgements is None:
+            self._judgements = Judgements(qrels=self.data.qrels, answers=self.data.answers,
+                                          corpus=self.data.passages)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RktWarning)  # topics without answers: reported once, in the summary
+            return score(name, run, parse_measures(self.config.metrics), self._judgements)
 
     def run_point(self, point: GridPoint, sweeps: list[str], timings: dict[str, float]) -> RunResult:
         """Search, write the run and its provenance, score; times added to ``timings``."""

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from xqg_pyserini.encode.base import ENCODER_KEYS
-from xqg_pyserini.evaluate.rkt import parse_rkt
-from xqg_pyserini.evaluate.significance import AVERAGE, Comparison, compare, language_means
-from xqg_pyserini.evaluate.tables import leaderboard, render_rows
+from xqg_pyserini.evaluate.report import Report
+from xqg_pyserini.evaluate.significance import AVERAGE, language_means
+from xqg_pyserini.evaluate.tables import render_rows
 from xqg_pyserini.experiments import plots
 from xqg_pyserini.experiments.config import resolved
 from xqg_pyserini.experiments.grid import GridPoint
@@ -45,46 +45,33 @@ class ReportWriter:
 
     def tables(self) -> None:
         config, out = self.config, self.output
-        sig = config.significance
         metrics = config.metrics
-        rkt = {m: self.lang_of for m in metrics if parse_rkt(m) is not None}
-        all_scores = [r.scores for r in self.results.values()]
-        plain = self.results["plain"].scores
-        self.tests: list[Comparison] = compare(plain, all_scores, metrics, n_permutations=sig.permutations,
-                                               seed=sig.seed, correction=sig.correction, alpha=sig.level,
-                                               macro=rkt)
-        self.sweep_tables: dict[str, str] = {}
-        for name, tags in self.grid.sweeps.items():
-            scores = [plain] + [self.results[t].scores for t in tags if t != "plain"]
-            self.sweep_tables[name] = leaderboard(scores, metrics, baseline="plain", tests=self.tests)
-        everything = leaderboard(all_scores, metrics, baseline="plain", tests=self.tests)
+        report = self.report = Report([r.scores for r in self.results.values()], metrics, baseline="plain",
+                                      settings=config.significance, lang_of=self.lang_of)
+        # Sweep and final tables show subsets of the runs, marked by the tests of the whole family.
+        self.sweep_tables: dict[str, str] = {name: report.table(runs=["plain"] + [t for t in tags if t != "plain"])
+                                             for name, tags in self.grid.sweeps.items()}
         note = self._test_note()
         with atomic_file(out / "leaderboard.md") as handle:
-            handle.write(f"# {config.name}: every run\n\n{everything}\n{note}\n")
+            handle.write(f"# {config.name}: every run\n\n{report.table()}\n{note}\n")
             for name, table in self.sweep_tables.items():
                 handle.write(f"\n## sweep `{name}`\n\n{table}")
         for fmt in ("csv", "json", "tex"):
             with atomic_file(out / f"leaderboard.{fmt}") as handle:
-                handle.write(leaderboard(all_scores, metrics, baseline="plain", tests=self.tests, fmt=fmt))
+                handle.write(report.table(fmt))
 
         # Per language (and their macro average), every run against plain; the summary shows the final ones.
-        self.lang_tests = compare(plain, all_scores, metrics, n_permutations=sig.permutations, seed=sig.seed,
-                                  correction=sig.correction, alpha=sig.level, by_lang=self.lang_of)
         with atomic_file(out / "per_language_all.md") as handle:
             handle.write(f"# {config.name}: per topic language, every run\n\n")
             for metric in metrics:
-                handle.write(f"## {metric}\n\n" + leaderboard(all_scores, [metric], baseline="plain",
-                                                               tests=self.lang_tests, by_lang=self.lang_of) + "\n")
+                handle.write(f"## {metric}\n\n" + report.table(metrics=[metric], per_lang=True) + "\n")
             handle.write(note + "\n")
         for fmt in ("csv", "json"):
             with atomic_file(out / f"per_language_all.{fmt}") as handle:
-                handle.write(leaderboard(all_scores, metrics, baseline="plain", tests=self.lang_tests, fmt=fmt,
-                                         by_lang=self.lang_of))
-        final = [self.results[p.tag].scores for p in self.final_points()]
-        self.language_tables: dict[str, str] = {}
-        for metric in metrics:
-            self.language_tables[metric] = leaderboard(final, [metric], baseline="plain", tests=self.lang_tests,
-                                                       by_lang=self.lang_of)
+                handle.write(report.table(fmt, per_lang=True))
+        final = [p.tag for p in self.final_points()]
+        self.language_tables: dict[str, str] = {
+            metric: report.table(runs=final, metrics=[metric], per_lang=True) for metric in metrics}
         with atomic_file(out / "per_language.md") as handle:
             handle.write(f"# {config.name}: per topic language (final configurations)\n\n")
             for metric, table in self.language_tables.items():
@@ -92,9 +79,11 @@ class ReportWriter:
             handle.write(note + "\n")
         for fmt in ("csv", "json", "tex"):
             with atomic_file(out / f"per_language.{fmt}") as handle:
-                handle.write(leaderboard(final, metrics, baseline="plain", tests=self.lang_tests, fmt=fmt,
-                                         by_lang=self.lang_of))
+                handle.write(report.table(fmt, runs=final, per_lang=True))
+        self._write_scores()
 
+    def _write_scores(self) -> None:
+        metrics, out = self.config.metrics, self.output
         # Every run's means, overall and per language, as data.
         rows = {}
         for tag, result in self.results.items():
@@ -109,13 +98,7 @@ class ReportWriter:
             handle.write("\n")
 
     def _test_note(self) -> str:
-        sig = self.config.significance
-        rkt = [m for m in self.config.metrics if parse_rkt(m) is not None]
-        return (f"† p <= {sig.level:g} vs plain: two-sided paired Fisher randomization test, "
-                f"{sig.permutations} permutations, seed {sig.seed}, correction: {sig.correction} (over every run and "
-                f"metric of the table's family). Best value per column in bold."
-                + (f" {', '.join(rkt)}: macro average over topic languages, in percent, tested on per-query hits."
-                   if rkt else ""))
+        return self.report.footnote(scope="every run and metric of the table's family")
 
     def plots(self) -> None:
         out = self.output / "plots"

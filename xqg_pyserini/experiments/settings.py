@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from xqg_pyserini.evaluate.significance import SignificanceSettings
 from xqg_pyserini.io.corpus import DEFAULT_PASSAGE_TEMPLATE
 
 ARMS = ("plain", "qg", "pg", "qg+pg")
 ALL = "all"
 DEFAULT_METRICS = ("MRR@10", "R@100", "R@2kt", "R@5kt")
-CORRECTIONS = ("none", "holm", "bonferroni")
 
 
 @dataclass(frozen=True)
@@ -79,14 +79,6 @@ class Sweep:
 
 
 @dataclass(frozen=True)
-class Significance:
-    permutations: int = 10_000
-    seed: int = 42
-    correction: str = "none"
-    level: float = 0.05
-
-
-@dataclass(frozen=True)
 class AlignmentSettings:
     arm: str = "qg"
     alpha: float | None = None  # None: the reference value
@@ -117,7 +109,7 @@ class ExperimentConfig:
     select_metric: str = ""
     reference: Reference = field(default_factory=Reference)
     grid: list[Sweep] = field(default_factory=list)
-    significance: Significance = field(default_factory=Significance)
+    significance: SignificanceSettings = field(default_factory=SignificanceSettings)
     plot_metrics: list[str] = field(default_factory=list)
     alignment: AlignmentSettings | None = None
     save_indexes: bool = False
