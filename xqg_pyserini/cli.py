@@ -13,7 +13,7 @@ from xqg_pyserini.encode import cli as encode_cli
 from xqg_pyserini.encode.cli import add_encoder_flags as _encoder_args, make_encoder as _make_encoder
 from xqg_pyserini.errors import InputError
 from xqg_pyserini.generate import cli as generate_cli
-from xqg_pyserini.index.fusion import FUSIONS
+from xqg_pyserini.index.fusion import FUSIONS, UNAUGMENTED
 from xqg_pyserini.io.corpus import DEFAULT_PASSAGE_TEMPLATE
 from xqg_pyserini.io.generated import FIELDS, QUERIES_FIELD
 from xqg_pyserini.options import comma_list as _langs
@@ -24,10 +24,29 @@ def cmd_index(args: argparse.Namespace) -> int:
 
     record = build_index(args.passages, args.output, generated=args.generated, alpha=args.alpha,
                          fusion=args.fusion, langs=_langs(args.langs), per_lang=args.per_lang,
-                         index_type=args.index_type, hnsw_m=args.hnsw_m, ef_construction=args.ef_construction)
-    print(f"indexed {record['passages']['count']} passages (alpha={record['alpha']}, "
-          f"{record['queries_used']} generated queries, langs={','.join(record['langs']) or '-'}) in {args.output}")
+                         index_type=args.index_type, hnsw_m=args.hnsw_m, ef_construction=args.ef_construction,
+                         unaugmented=args.unaugmented, renorm=args.renorm)
+    print(index_summary(record, args.output))
+    if record.get("uneven") and record["fusion"] == "sum" and record["alpha"] > 0:
+        counts = record["texts_per_passage"]
+        print(f"warning: augmented passages fuse between {counts['min']} and {counts['max']} generated texts; under "
+              "--fusion sum a passage's norm grows with its count, so passages with many texts can rank first for "
+              "most queries. Use --fusion mean, or the same number of texts per passage and language "
+              "(--per-lang N on uniform generations).", file=sys.stderr)
     return 0
+
+
+def index_summary(record: dict, output: str) -> str:
+    """One line: what ``xqg index`` built."""
+    total = record["passages"]["count"]
+    if not record.get("generated"):
+        return f"indexed {total} passages, none augmented (the plain index) in {output}"
+    unaugmented = record["passages_unaugmented"]
+    what = "kept as E(p)" if record["unaugmented"] == "keep" else "scaled by 1-alpha"
+    return (f"indexed {total} passages (alpha={record['alpha']}, fusion {record['fusion']}"
+            f"{', renormalized' if record.get('renorm') else ''}): {record['passages_augmented']} of {total} "
+            f"augmented with {record['queries_used']} generated texts in "
+            f"{','.join(record['langs']) or '-'}; {unaugmented} unaugmented ({what}) in {output}")
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -235,7 +254,14 @@ def _add_dense_parsers(sub: Any) -> None:
     p.add_argument("--generated", action="append", default=None,
                    help="generated embedding store (xqg encode --kind generated); repeat to fuse several (QG+PG)")
     p.add_argument("--alpha", type=float, default=0.01, help="weight of the generated queries (default: %(default)s)")
-    p.add_argument("--fusion", choices=FUSIONS, default="sum")
+    p.add_argument("--fusion", choices=FUSIONS, default="sum",
+                   help="sum (the paper: p' = (1-a)p + a*sum(q)) or mean (a*mean(q)) of a passage's generated "
+                        "vectors (default: %(default)s)")
+    p.add_argument("--unaugmented", choices=UNAUGMENTED, default="keep",
+                   help="a passage with no selected generated text: keep its plain vector E(p), or scale it by "
+                        "1-alpha like the others (default: %(default)s)")
+    p.add_argument("--renorm", action="store_true",
+                   help="L2-normalize the fused vectors (for encoders compared by cosine)")
     p.add_argument("--langs", default=None, help="comma-separated subset of generated languages (default: all)")
     p.add_argument("--per-lang", type=int, default=None, help="use the first N queries per language")
     p.add_argument("--index-type", choices=("flat", "hnsw"), default="flat")

@@ -55,6 +55,7 @@ def test_grid_runs_tags_and_merged_folds(experiment):
         assert set(blocks) == set(topics)
         record = json.loads((out / "runs" / f"{tag}.trec.json").read_text("utf-8"))
         assert record["tag"] == tag and record["folds"] == ([0, 1] if tag.startswith("qg") else None)
+        assert (record["unaugmented"], record["renorm"]) == ((None, None) if tag == "plain" else ("keep", False))
     for name in ("summary.md", "leaderboard.md", "leaderboard.csv", "leaderboard.json", "per_language.md",
                  "per_language_all.md", "per_language_all.json",
                  "scores.json", "experiment.json", "alignment/per_language.csv", "alignment/margins.png"):

@@ -20,12 +20,49 @@ def test_sum_fusion_matches_the_formula():
     expected = np.stack([
         0.99 * P[0].astype(np.float64) + 0.01 * (G[1] + G[4]),
         0.99 * P[1].astype(np.float64) + 0.01 * (G[0] + G[2] + G[3]),
-        0.99 * P[2].astype(np.float64),
+        P[2].astype(np.float64),  # d3 has nothing to fuse: it keeps E(p)
     ])
     np.testing.assert_allclose(fused, expected, rtol=1e-6)
+    assert fused[2].tobytes() == P[2].tobytes()
     assert fused.dtype == np.float32
-    assert stats.queries_used == 5 and stats.passages_augmented == 2
+    assert stats.queries_used == 5 and stats.passages_augmented == 2 and stats.passages_unaugmented == 1
     assert stats.queries_per_lang == {"ar": 3, "ja": 2}
+    assert stats.texts_per_passage == {"min": 2, "max": 3} and stats.uneven
+
+
+def test_unaugmented_passages_keep_or_scale():
+    """The paper's formula applied blindly shrinks a passage with nothing to fuse: only on request."""
+    kept, _ = fuse(P_IDS, P, KEYS, G, alpha=0.2)
+    scaled, stats = fuse(P_IDS, P, KEYS, G, alpha=0.2, unaugmented="scale")
+    assert kept[2].tobytes() == P[2].tobytes()
+    np.testing.assert_allclose(scaled[2], 0.8 * P[2], rtol=1e-6)
+    assert kept[:2].tobytes() == scaled[:2].tobytes()  # augmented passages are the same either way
+    # A language subset leaves d1 without texts too (it has one ja text, none selected in ar at per_lang=0..).
+    kept, stats = fuse(P_IDS, P, KEYS, G, alpha=0.2, langs=["ja"])
+    assert stats.passages_augmented == 2 and stats.passages_unaugmented == 1 and not stats.uneven
+    with pytest.raises(InputError, match="--unaugmented must be one of keep, scale"):
+        fuse(P_IDS, P, KEYS, G, alpha=0.2, unaugmented="drop")
+
+
+def test_renorm_gives_unit_vectors_and_keeps_directions():
+    fused, _ = fuse(P_IDS, P, KEYS, G, alpha=0.3)
+    unit, _ = fuse(P_IDS, P, KEYS, G, alpha=0.3, renorm=True)
+    np.testing.assert_allclose(np.linalg.norm(unit, axis=1), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(unit, fused / np.linalg.norm(fused, axis=1, keepdims=True), rtol=1e-6)
+    plain, _ = fuse(P_IDS, P, KEYS, G, alpha=0.0, renorm=True)
+    assert plain.tobytes() == P.tobytes()  # alpha = 0 is the plain index, options or not
+
+
+def test_uniform_counts_make_sum_a_scaled_mean():
+    """With N texts per passage, sum at alpha = mean at alpha' = N alpha / (1 - alpha + N alpha), times a constant."""
+    keys = [(d, lang, r) for d in P_IDS for lang in ("ar", "ja") for r in range(2)]  # N = 4 each
+    generated = RNG.normal(size=(len(keys), 4)).astype(np.float32)
+    alpha, n = 0.01, 4
+    summed, stats = fuse(P_IDS, P, keys, generated, alpha=alpha, fusion="sum")
+    equivalent = n * alpha / (1 - alpha + n * alpha)
+    mean, _ = fuse(P_IDS, P, keys, generated, alpha=equivalent, fusion="mean")
+    np.testing.assert_allclose(summed, mean * (1 - alpha) / (1 - equivalent), rtol=1e-5)
+    assert not stats.uneven
 
 
 def test_mean_fusion_and_subsets():
@@ -138,11 +175,34 @@ def test_build_index_is_fuse_stores_then_write_faiss_index(tmp_path):
     expected = 0.8 * passages.astype(np.float64)
     for row, key in enumerate(keys):
         expected[["a", "b", "c", "d"].index(key.split("\t")[0])] += 0.2 * generated[row]
+    expected[2] = passages[2]  # "c" has nothing to fuse: kept as E(p)
     assert np.allclose(fused.vectors, expected, atol=1e-6)
+    assert fused.record["passages_augmented"] == 3 and fused.record["passages_unaugmented"] == 1
     one = write_faiss_index(fused, tmp_path / "two-step")
     other = build_index(tmp_path / "p", tmp_path / "one-call", generated=tmp_path / "g", alpha=0.2)
     assert {k: v for k, v in one.items() if k != "versions"} == {k: v for k, v in other.items() if k != "versions"}
-    assert list(one)[:7] == ["kind", "passages", "encoder", "dim", "alpha", "fusion", "index_type"]
+    assert list(one)[:9] == ["kind", "passages", "encoder", "dim", "alpha", "fusion", "unaugmented", "renorm",
+                             "index_type"]
     for path in ("two-step", "one-call"):
         ids, vectors = read_index_vectors(tmp_path / path)
         assert ids == fused.ids and np.array_equal(vectors, fused.vectors)
+
+
+def test_cli_says_what_was_augmented_and_warns_on_uneven_sums(tmp_path, capsys):
+    from xqg_pyserini.cli import main
+
+    p, g = _stores(tmp_path)
+    assert main(["index", "--passages", str(p), "--generated", str(g), "--output", str(tmp_path / "sum")]) == 0
+    out, err = capsys.readouterr()
+    assert "2 of 3 augmented with 5 generated texts in ar,ja; 1 unaugmented (kept as E(p))" in out
+    assert "between 2 and 3 generated texts" in err and "--fusion mean" in err
+    assert main(["index", "--passages", str(p), "--generated", str(g), "--fusion", "mean", "--unaugmented", "scale",
+                 "--renorm", "--output", str(tmp_path / "mean")]) == 0
+    out, err = capsys.readouterr()
+    assert "fusion mean, renormalized" in out and "1 unaugmented (scaled by 1-alpha)" in out and err == ""
+    record = json.loads((tmp_path / "mean" / "xqg.json").read_text())
+    assert (record["unaugmented"], record["renorm"], record["uneven"]) == ("scale", True, True)
+    assert main(["index", "--passages", str(p), "--output", str(tmp_path / "plain")]) == 0
+    assert "none augmented (the plain index)" in capsys.readouterr().out
+    record = json.loads((tmp_path / "plain" / "xqg.json").read_text())
+    assert record["alpha"] == 0.0 and record["generated"] is None  # no --generated: the plain index, alpha 0

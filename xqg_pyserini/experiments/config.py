@@ -26,6 +26,8 @@ relative to the config file's directory. The schema, with defaults::
     target_langs: null                 # generated languages to fuse; default: all in the oracle files
     lang_order: null                   # order for the num_langs sweep: a list, {seed: N} (shuffled), or null (as given/sorted)
     fusion: sum                        # sum | mean
+    unaugmented: keep                  # a passage with nothing to fuse: keep E(p), or scale it by 1-alpha
+    renorm: false                      # L2-normalize the fused vectors (cosine encoders)
     hits: 100
     threads: 1                         # FAISS search threads
     metrics: [MRR@10, R@100, R@2kt, R@5kt]
@@ -57,7 +59,7 @@ from typing import Any
 from xqg_pyserini.encode.base import DTYPES
 from xqg_pyserini.errors import InputError
 from xqg_pyserini.experiments.checks import Checker, show
-from xqg_pyserini.index.fusion import FUSIONS
+from xqg_pyserini.index.fusion import FUSIONS, UNAUGMENTED
 from xqg_pyserini.experiments.settings import (  # noqa: F401 (ExperimentConfig and the settings: the API)
     ALL, ARMS, DEFAULT_METRICS, AlignmentSettings, EncoderSettings, ExperimentConfig, Reference, Sweep)
 from xqg_pyserini.evaluate.significance import CORRECTIONS, SignificanceSettings
@@ -77,6 +79,8 @@ _TOP = {
     "target_langs": "generated languages to fuse",
     "lang_order": "order of target languages for num_langs",
     "fusion": "sum or mean",
+    "unaugmented": "keep or scale: a passage with nothing to fuse",
+    "renorm": "L2-normalize fused vectors",
     "hits": "passages retrieved per query",
     "threads": "FAISS search threads",
     "metrics": "ir-measures names and R@kt",
@@ -146,6 +150,8 @@ def parse_config(raw: Any, path: str | Path, text: str = "") -> ExperimentConfig
         if config.target_langs is not None and set(config.lang_order) != set(config.target_langs):
             raise c.fail("lang_order", "must list exactly the target_langs (in the order wanted)")
     config.fusion = c.string(raw.get("fusion", "sum"), "fusion", choices=FUSIONS)
+    config.unaugmented = c.string(raw.get("unaugmented", "keep"), "unaugmented", choices=UNAUGMENTED)
+    config.renorm = bool(c.boolean(raw.get("renorm", False), "renorm"))
     config.hits = c.integer(raw.get("hits", 100), "hits", minimum=1)
     config.threads = c.integer(raw.get("threads", 1), "threads", minimum=1)
 
@@ -298,7 +304,7 @@ def resolved(config: ExperimentConfig) -> dict[str, Any]:
                     "passage_template": config.encoder.passage_template},
         "topic_langs": config.topic_langs, "target_langs": config.target_langs,
         "lang_order": config.lang_order if config.lang_order_seed is None else {"seed": config.lang_order_seed},
-        "fusion": config.fusion, "hits": config.hits, "threads": config.threads, "metrics": config.metrics,
+        "fusion": config.fusion, "unaugmented": config.unaugmented, "renorm": config.renorm, "hits": config.hits, "threads": config.threads, "metrics": config.metrics,
         "select_metric": config.select_metric,
         "reference": {"alpha": config.reference.alpha, "per_lang": config.reference.per_lang or "all",
                       "num_langs": config.reference.num_langs or "all"},

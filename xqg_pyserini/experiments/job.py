@@ -177,7 +177,8 @@ class Job:
             return dict(passages=self.stores["passages"], generated=None, alpha=0.0, fusion=point.fusion,
                         langs=None, per_lang=point.per_lang)
         return dict(passages=self.stores["passages"], generated=[self.stores[s] for s in inputs.sources],
-                    alpha=inputs.alpha, fusion=inputs.fusion, langs=list(inputs.langs), per_lang=inputs.per_lang)
+                    alpha=inputs.alpha, fusion=inputs.fusion, langs=list(inputs.langs), per_lang=inputs.per_lang,
+                    unaugmented=self.config.unaugmented, renorm=self.config.renorm)
 
     def fused(self, point: GridPoint, fold: int | None) -> np.ndarray:
         """Fused passage vectors of one grid point (for one fold of the QG arms), in corpus order."""
@@ -231,7 +232,9 @@ class Job:
             "kind": "xqg-experiment-run", "experiment": self.config.name, "tag": point.tag, "arm": point.arm,
             "alpha": point.alpha, "per_lang": point.per_lang, "num_langs": point.num_langs,
             "langs": self.grid.langs_of(point),
-            "fusion": point.fusion if point.arm != PLAIN else None, "hits": self.config.hits,
+            "fusion": point.fusion if point.arm != PLAIN else None,
+            "unaugmented": self.config.unaugmented if point.arm != PLAIN else None,
+            "renorm": self.config.renorm if point.arm != PLAIN else None, "hits": self.config.hits,
             "folds": [f for f in folds if f is not None] or None,
             "search": "exact inner product (faiss IndexFlatIP) over the fused vectors"
                       + ("; fold f's topics on fold f's vectors, runs merged" if folds != [None] else ""),

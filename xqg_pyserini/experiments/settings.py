@@ -103,6 +103,8 @@ class ExperimentConfig:
     lang_order: list[str] | None = None
     lang_order_seed: int | None = None
     fusion: str = "sum"
+    unaugmented: str = "keep"  # a passage with nothing to fuse: "keep" E(p) or "scale" it by 1-alpha
+    renorm: bool = False  # L2-normalize fused vectors
     hits: int = 100
     threads: int = 1
     metrics: list[str] = field(default_factory=lambda: list(DEFAULT_METRICS))

@@ -60,10 +60,12 @@ def _read_generated(source: str | Path, pstore: EmbeddingStore) -> EmbeddingStor
 
 def fuse_stores(passages: str | Path, generated: str | Path | Sequence[str | Path] | None = None,
                 alpha: float = 0.01, fusion: str = "sum", langs: Iterable[str] | None = None,
-                per_lang: int | None = None) -> FusedPassages:
+                per_lang: int | None = None, unaugmented: str = "keep", renorm: bool = False) -> FusedPassages:
     """Read the stores and fuse: ``p' = (1-α)p + α·Σq`` over the selected rows of every generated store.
 
     ``generated``: one embedding store or several (e.g. generated queries and generated passages).
+    ``unaugmented``/``renorm``: see :mod:`xqg_pyserini.index.fusion`. Without generated stores the
+    result is the plain index, recorded with α = 0.
     """
     if not 0 <= alpha <= 1:
         raise InputError(f"--alpha must be within [0, 1], got {alpha}")
@@ -77,20 +79,24 @@ def fuse_stores(passages: str | Path, generated: str | Path | Sequence[str | Pat
         "dim": pstore.dim,
         "alpha": alpha,
         "fusion": fusion,
+        "unaugmented": unaugmented,
+        "renorm": renorm,
     }
     stores = [_read_generated(source, pstore) for source in _generated_sources(generated)]
     if not stores:
         vectors = np.array(pstore.vectors, dtype=np.float32)
-        record.update(generated=None, langs=[], per_lang=per_lang, queries_used=0, passages_augmented=0)
+        record.update(alpha=0.0, generated=None, langs=[], per_lang=per_lang, queries_used=0, passages_augmented=0,
+                      passages_unaugmented=len(pstore.ids))
         return FusedPassages(pstore.ids, vectors, record)
     keys = [key for store in stores for key in store.generated_keys()]
     described = [{"path": str(store.path.resolve()), "count": len(store.ids), "input": store.meta.get("input"),
                   "field": store.meta.get("generated_field", QUERIES_FIELD)} for store in stores]
     vectors, stats = fuse(pstore.ids, pstore.vectors, keys, np.concatenate([np.asarray(s.vectors) for s in stores]),
                           alpha, fusion, langs, per_lang,
-                          source=", ".join(str(Path(d["path"]) / "ids.tsv") for d in described))
+                          source=", ".join(str(Path(d["path"]) / "ids.tsv") for d in described),
+                          unaugmented=unaugmented, renorm=renorm)
     record.update(generated=described if len(described) > 1 else described[0],
-                  langs=sorted(stats.queries_per_lang), per_lang=per_lang, **asdict(stats))
+                  langs=sorted(stats.queries_per_lang), per_lang=per_lang, **asdict(stats), uneven=stats.uneven)
     return FusedPassages(pstore.ids, vectors, record)
 
 
@@ -114,7 +120,8 @@ def write_faiss_index(fused: FusedPassages, output: str | Path, index_type: str 
     """Write ``index`` + ``docid`` + ``xqg.json`` atomically; returns the provenance record written."""
     import faiss
 
-    head = {key: fused.record[key] for key in ("kind", "passages", "encoder", "dim", "alpha", "fusion")}
+    head = {key: fused.record[key] for key in ("kind", "passages", "encoder", "dim", "alpha", "fusion", "unaugmented",
+                                               "renorm")}
     record: dict[str, Any] = {**head, "index_type": index_type}
     if index_type == "hnsw":
         record["hnsw"] = {"M": hnsw_m, "efConstruction": ef_construction}
@@ -132,11 +139,12 @@ def build_index(passages: str | Path, output: str | Path,
                 generated: str | Path | Sequence[str | Path] | None = None,
                 alpha: float = 0.01, fusion: str = "sum", langs: Iterable[str] | None = None,
                 per_lang: int | None = None, index_type: str = "flat", hnsw_m: int = 32,
-                ef_construction: int = 200) -> dict[str, Any]:
+                ef_construction: int = 200, unaugmented: str = "keep", renorm: bool = False) -> dict[str, Any]:
     """``xqg index``: :func:`fuse_stores`, then :func:`write_faiss_index`; returns the provenance record."""
     if index_type not in INDEX_TYPES:
         raise InputError(f"--index-type must be one of {', '.join(INDEX_TYPES)}, not {index_type!r}")
-    fused = fuse_stores(passages, generated, alpha=alpha, fusion=fusion, langs=langs, per_lang=per_lang)
+    fused = fuse_stores(passages, generated, alpha=alpha, fusion=fusion, langs=langs, per_lang=per_lang,
+                        unaugmented=unaugmented, renorm=renorm)
     return write_faiss_index(fused, output, index_type=index_type, hnsw_m=hnsw_m, ef_construction=ef_construction)
 
 
