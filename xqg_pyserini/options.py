@@ -137,6 +137,38 @@ def chosen_values(options: Iterable[Option], args: argparse.Namespace) -> dict[s
     return values
 
 
+def positive_int(text: str) -> int:
+    """argparse type: an int >= 1 (the library would raise a ValueError, which is not an input error)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def numbers(text: str) -> str:
+    """argparse type: finite numbers separated by spaces or commas, checked here and kept as given."""
+    import math
+
+    for item in text.replace(",", " ").split():
+        try:
+            value = float(item)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {item!r}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"not a finite number: {item!r}")
+    return text
+
+
+def add_overwrite_flag(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--overwrite``: the one meaning every command that writes gives it (see ``io/atomic.py``)."""
+    parser.add_argument("--overwrite", action="store_true",
+                        help=f"let --output replace a file or another kind of xqg output (an earlier {what} "
+                             "is replaced without it; a directory xqg did not write, never)")
+
+
 def comma_list(value: str | None) -> list[str] | None:
     """``"ar, ja,"`` -> ``["ar", "ja"]``; None or empty -> None."""
     return [item.strip() for item in value.split(",") if item.strip()] if value else None

@@ -113,7 +113,8 @@ def test_atomic_writers_leave_nothing_on_failure(tmp_path):
     assert list(tmp_path.iterdir()) == []
     with atomic_dir(tmp_path / "d") as tmp:
         (tmp / "x").write_text("one")
-    with atomic_dir(tmp_path / "d") as tmp:
+    with atomic_dir(tmp_path / "d") as tmp:  # replaces it: everything there is rewritten
+        (tmp / "x").write_text("two")
         (tmp / "y").write_text("two")
-    assert sorted(p.name for p in (tmp_path / "d").iterdir()) == ["y"]
+    assert sorted(p.name for p in (tmp_path / "d").iterdir()) == ["x", "y"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d"]

@@ -6,10 +6,14 @@ import argparse
 from typing import Any
 
 from xqg_pyserini.errors import InputError
-from xqg_pyserini.options import comma_list
+from xqg_pyserini.options import add_overwrite_flag, comma_list
 
 
 def cmd_data(args: argparse.Namespace) -> int:
+    from xqg_pyserini.data.layout import STATS_FILE
+    from xqg_pyserini.io.atomic import check_output_dir
+
+    check_output_dir(args.output, marker=STATS_FILE, what="converted dataset")  # before reading the sources
     if args.dataset == "combine":
         from xqg_pyserini.data.combine import combine
 
@@ -22,7 +26,7 @@ def cmd_data(args: argparse.Namespace) -> int:
         else:
             from xqg_pyserini.data.mlqa import convert_mlqa as convert
         stats = convert(args.source, args.output, passage_words=args.passage_words, oracle_folds=args.folds,
-                        seed=args.seed, languages=comma_list(args.langs))
+                        seed=args.seed, languages=comma_list(args.langs), command=args.command_line)
     topics = (stats.get("totals") or {}).get("topics")
     print(f"{stats.get('passages')} passages, {topics} topics in {len(stats.get('languages', []))} languages "
           f"-> {args.output} (details in stats.json)")
@@ -35,13 +39,18 @@ def add_parser(sub: Any) -> None:
     for name, what in (("xquad", "XQuAD: xquad.{lang}.json files"), ("mlqa", "MLQA dev: {lang}.json files")):
         q = datasets.add_parser(name, help=f"convert {what}")
         q.add_argument("--source", required=True, help="directory (or http(s) base URL) of the SQuAD-format files")
-        q.add_argument("--output", required=True)
-        q.add_argument("--passage-words", type=int, default=None, help="split contexts into ~N-word passages")
-        q.add_argument("--folds", type=int, default=5, help="k for the QG oracle's cross-fitting (default 5)")
-        q.add_argument("--seed", type=int, default=13)
+        q.add_argument("--output", required=True, help="dataset dir to write (layout in its README.md)")
+        q.add_argument("--passage-words", type=int, default=None,
+                       help="split contexts into ~N-word passages (default: one passage per context)")
+        q.add_argument("--folds", type=int, default=5,
+                       help="k for the QG oracle's cross-fitting (default: %(default)s)")
+        q.add_argument("--seed", type=int, default=13,
+                       help="seed dealing question ids into folds (default: %(default)s)")
         q.add_argument("--langs", default=None, help="comma-separated topic languages (default: all found)")
+        add_overwrite_flag(q, "converted dataset")
         q.set_defaults(func=cmd_data)
     q = datasets.add_parser("combine", help="one retrieval set from several converted ones (harder corpus)")
-    q.add_argument("--inputs", nargs="+", required=True)
-    q.add_argument("--output", required=True)
+    q.add_argument("--inputs", nargs="+", required=True, help="dataset dirs made by xqg data xquad / mlqa")
+    q.add_argument("--output", required=True, help="dataset dir to write")
+    add_overwrite_flag(q, "converted dataset")
     q.set_defaults(func=cmd_data)

@@ -6,7 +6,6 @@ Everything is deterministic: the same ``Converted`` gives the same bytes.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -15,6 +14,7 @@ from xqg_pyserini.io.atomic import atomic_dir
 from xqg_pyserini.io.qrels import write_qrels
 from xqg_pyserini.io.topics import write_topics
 
+STATS_FILE = "stats.json"  # written last-but-one; marks a directory as a converted dataset
 OUTPUT_LAYOUT = """\
 | file | contents |
 |---|---|
@@ -57,18 +57,10 @@ def _dump_json(path: Path, value) -> None:
     path.write_text(json.dumps(value, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def _publish(directory: Path) -> None:
-    """Ordinary permissions (0666/0777 less the umask) instead of the temp files' private ones."""
-    mask = os.umask(0)
-    os.umask(mask)
-    for path in [directory, *directory.rglob("*")]:
-        path.chmod((0o777 if path.is_dir() else 0o666) & ~mask)
-
-
 def write_converted(conv: Converted, output: str | Path) -> Path:
     """Write ``conv`` in the output layout; ``output`` is replaced only when everything is written."""
     output = Path(output)
-    with atomic_dir(output) as tmp:
+    with atomic_dir(output, marker=STATS_FILE, what="converted dataset") as tmp:
         _dump_jsonl(tmp / "corpus.jsonl", conv.corpus)
         all_topics: dict[str, str] = {}
         all_qrels: dict[str, dict[str, int]] = {}
@@ -85,7 +77,6 @@ def write_converted(conv: Converted, output: str | Path) -> Path:
         for f, rows in enumerate(conv.qg):
             _dump_jsonl(tmp / "oracle" / "qg" / f"fold-{f}.jsonl", rows)
         _dump_jsonl(tmp / "oracle" / "pg.jsonl", conv.pg)
-        _dump_json(tmp / "stats.json", conv.stats)
+        _dump_json(tmp / STATS_FILE, conv.stats)
         (tmp / "README.md").write_text(conv.readme, encoding="utf-8")
-        _publish(tmp)
     return output

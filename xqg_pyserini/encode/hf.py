@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
-
 import argparse
+from pathlib import Path
+from typing import Any, Sequence
 
 import numpy as np
 
 from xqg_pyserini.encode.base import DTYPES
 from xqg_pyserini.errors import InputError
 from xqg_pyserini.options import Option
-
 
 
 class HFEncoder:
@@ -25,17 +24,22 @@ class HFEncoder:
     def options(cls) -> list[Option]:
         """Pyserini's flag names. The four ``from_record`` ones shape the vector space, so a search
         without ``--encoder`` takes them from the index's recorded encoder."""
+        preset = "default: the model's preset (e5-small: {}), else {}"
         return [
-            Option("--tokenizer", help="tokenizer name or dir if not the encoder's"),
-            Option("--pooling", choices=("cls", "mean"), from_record=True),
-            Option("--l2-norm", action=argparse.BooleanOptionalAction, from_record=True),
-            Option("--query-prefix", help='e.g. "query:" (joined to the text with a space)', from_record=True),
-            Option("--passage-prefix", help='e.g. "passage:"', from_record=True),
-            Option("--max-length", type=int, help="tokens per text (default: the model's)"),
-            Option("--batch-size", type=int),
-            Option("--device", help="cpu, cuda, cuda:1, ..."),
-            Option("--fp16", action="store_true", help="half precision (CUDA)"),
-            Option("--dtype", choices=DTYPES),
+            Option("--tokenizer", help="tokenizer name or dir (default: the encoder's own)"),
+            Option("--pooling", choices=("cls", "mean"), from_record=True,
+                   help=f"how token vectors become one: the [CLS] token or the mean ({preset.format('mean', 'cls')})"),
+            Option("--l2-norm", action=argparse.BooleanOptionalAction, from_record=True,
+                   help=f"L2-normalize the vectors ({preset.format('on', 'off')})"),
+            Option("--query-prefix", from_record=True,
+                   help=f"text before each query, joined with a space ({preset.format('query:', 'none')})"),
+            Option("--passage-prefix", from_record=True,
+                   help=f"text before each passage, joined with a space ({preset.format('passage:', 'none')})"),
+            Option("--max-length", type=int, help="tokens per text, longer ones are cut (default: the model's)"),
+            Option("--batch-size", type=int, help="texts per forward pass (default: 32)"),
+            Option("--device", help="cpu, cuda, cuda:1, ... (default: cpu)"),
+            Option("--fp16", action="store_true", help="half precision (CUDA only)"),
+            Option("--dtype", choices=DTYPES, help="dtype the model runs in (default: float32)"),
         ]
 
     def __init__(self, model: str, pooling: str = "cls", l2_norm: bool = False,
@@ -64,8 +68,14 @@ class HFEncoder:
         self.batch_size = int(batch_size)
         self.device = device
         self.dtype = dtype
-        self.tokenizer = AutoTokenizer.from_pretrained(tokenizer or self.path)
-        self.model = AutoModel.from_pretrained(self.path, dtype=getattr(torch, dtype)).to(device).eval()
+        if Path(self.path).is_dir() and not (Path(self.path) / "config.json").is_file():
+            raise InputError("--encoder: not a transformers checkpoint (no config.json)", path=self.path)
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(resolve(tokenizer) if tokenizer else self.path)
+            self.model = AutoModel.from_pretrained(self.path, dtype=getattr(torch, dtype)).to(device).eval()
+        except OSError as err:  # no checkpoint there: transformers' own reason, without its traceback
+            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise InputError(f"--encoder {model}: cannot load a model from {self.path}: {reason}") from None
         model_max = getattr(self.tokenizer, "model_max_length", None) or 512
         if model_max > 100_000:  # tokenizers without a limit report a huge sentinel
             model_max = getattr(self.model.config, "max_position_embeddings", 512)

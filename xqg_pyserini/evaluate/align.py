@@ -9,7 +9,9 @@ language.
 from __future__ import annotations
 
 import csv
+import re
 import statistics
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -19,6 +21,28 @@ import numpy as np
 from xqg_pyserini.io.atomic import atomic_file
 from xqg_pyserini.io.qrels import Qrels
 from xqg_pyserini.search.exact import ExactIndex
+
+
+LANGUAGE_PREFIX = re.compile(r"[A-Za-z]{2,3}(_[A-Za-z]{2,4})?")  # an ISO 639 code, maybe with a region
+ONE_GROUP = "all"
+TITLE = "Query-passage cosine margin\nplain (grey) vs xQG-augmented (blue)"
+TITLE_SIZE = 11
+
+
+def language_groups(qids: Sequence[str], separator: str = "-") -> tuple[Callable[[str], str], str | None]:
+    """qid -> its language, by the converters' convention ``{lang}{separator}{question id}``.
+
+    When some qid does not start with a language code and ``separator`` (or ``separator`` is
+    empty), every qid is in one group, ``all``; the second value then says why (None otherwise).
+    """
+    if not separator:
+        return (lambda qid: ONE_GROUP), None
+    odd = next((q for q in qids if separator not in q or not LANGUAGE_PREFIX.fullmatch(q.split(separator, 1)[0])),
+               None)
+    if odd is None:
+        return (lambda qid: qid.split(separator, 1)[0]), None
+    return (lambda qid: ONE_GROUP), (f"qid {odd!r} does not start with a language code and {separator!r} "
+                                     f"(e.g. 'de{separator}17'), so all queries are one group, '{ONE_GROUP}'")
 
 
 @dataclass(frozen=True)
@@ -119,6 +143,17 @@ def write_summary(path: str | Path, summaries: Sequence[LanguageSummary]) -> Non
 def plot_margins(path: str | Path, before: dict[str, Alignment], after: dict[str, Alignment],
                  lang_of: Callable[[str], str], title: str = "") -> None:
     """Per-language box plot of margins, plain vs augmented, as PNG."""
+    import matplotlib.pyplot as plt
+
+    fig = margins_figure(before, after, lang_of, title)
+    with atomic_file(path, "wb") as out:
+        fig.savefig(out, format="png", dpi=120)
+    plt.close(fig)
+
+
+def margins_figure(before: dict[str, Alignment], after: dict[str, Alignment], lang_of: Callable[[str], str],
+                   title: str = ""):
+    """The box plot of :func:`plot_margins` as a matplotlib figure, title and labels inside it."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -137,8 +172,8 @@ def plot_margins(path: str | Path, before: dict[str, Alignment], after: dict[str
     ax.axhline(0, color="black", linewidth=0.6)
     ax.set_xticks([3 * i + 1.5 for i in range(len(langs))], langs)
     ax.set_ylabel("cos(q, relevant) - cos(q, best non-relevant)")
-    ax.set_title(title or "Query-passage cosine margin: plain (grey) vs xQG-augmented (blue)")
+    # Wrapped to the figure's width (about 0.6 em per character), so no title is clipped.
+    width = max(20, int(fig.get_figwidth() * 72 / (0.6 * TITLE_SIZE)))
+    ax.set_title("\n".join(textwrap.fill(line, width) for line in (title or TITLE).split("\n")), fontsize=TITLE_SIZE)
     fig.tight_layout()
-    with atomic_file(path, "wb") as out:
-        fig.savefig(out, format="png", dpi=120)
-    plt.close(fig)
+    return fig

@@ -66,6 +66,12 @@ from xqg_pyserini.evaluate.significance import CORRECTIONS, SignificanceSettings
 
 _LANG = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
+# An experiment output dir: experiment.json (written last) marks a finished one; one that stopped
+# earlier holds only what the runner writes (job.py: cache/, runs/, indexes/; report.py: the rest).
+OUTPUT_MARKER = "experiment.json"
+OUTPUT_ENTRIES = ("cache", "runs", "indexes", "plots", "alignment", "leaderboard.*", "per_language*",
+                  "scores.json", "summary.md")
+
 # --------------------------------------------------------------------------- the schema
 
 _TOP = {
@@ -107,10 +113,12 @@ def load_config(path: str | Path) -> ExperimentConfig:
     """Read and validate an experiment config; InputError names the key at fault."""
     import yaml
 
+    from xqg_pyserini.io.text import read_text
+
     path = Path(path)
     if not path.is_file():
         raise InputError("config file not found", path=path)
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path)
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as err:

@@ -128,7 +128,7 @@ def write_faiss_index(fused: FusedPassages, output: str | Path, index_type: str 
     record.update({key: value for key, value in fused.record.items() if key not in head})
     index = _faiss_index(fused.vectors, index_type, hnsw_m, ef_construction)
     record["versions"] = versions()
-    with atomic_dir(output) as tmp:
+    with atomic_dir(output, marker=PROVENANCE, kind=INDEX_KIND, what="FAISS index") as tmp:
         faiss.write_index(index, str(tmp / "index"))
         (tmp / "docid").write_text("".join(f"{d}\n" for d in fused.ids), encoding="utf-8")
         (tmp / PROVENANCE).write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
