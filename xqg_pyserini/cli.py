@@ -108,7 +108,7 @@ def cmd_fuse(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from xqg_pyserini.evaluate.measures import Judgements, parse_measures
     from xqg_pyserini.evaluate.report import evaluate, language_of
-    from xqg_pyserini.evaluate.significance import SignificanceSettings
+    from xqg_pyserini.evaluate.significance import SignificanceSettings, cluster_function
     from xqg_pyserini.io.answers import read_answers
     from xqg_pyserini.io.corpus import read_corpus
     from xqg_pyserini.io.qrels import read_qrels
@@ -119,11 +119,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
     corpus = read_corpus(args.corpus) if args.corpus else None
     judgements = Judgements(qrels=qrels, answers=answers, corpus=corpus, rkt_missing=args.rkt_missing)
     settings = SignificanceSettings(permutations=args.permutations, seed=args.seed, correction=args.correction,
-                                    level=args.significance_level)
+                                    level=args.significance_level, cluster_by=args.cluster_by,
+                                    bootstrap=args.bootstrap, confidence=args.confidence)
+    cluster_function(settings)  # a bad --cluster-by file fails before scoring
     report = evaluate(args.runs, measures, judgements, baseline=args.baseline, settings=settings,
                       lang_of=language_of(answers, args.lang_sep))
     sys.stdout.write(report.table(args.format, per_lang=args.per_lang))
     if report.comparisons(per_lang=args.per_lang) and args.format == "md":
+        if args.effects:
+            print("\n" + report.effects(per_lang=args.per_lang), end="")
         print(f"\n{report.footnote()}")
     return 0
 
@@ -214,15 +218,20 @@ def cmd_java(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive_int(text: str) -> int:
-    """argparse type: an int >= 1 (the library would raise a ValueError, which is not an input error)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
+def _int_at_least(minimum: int):
+    """argparse type: an int >= ``minimum`` (the library would raise a ValueError, not an input error)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, not {value}")
+        return value
+    return parse
+
+
+_positive_int, _non_negative_int = _int_at_least(1), _int_at_least(0)
 
 
 def _numbers(text: str) -> str:
@@ -342,6 +351,16 @@ def _add_eval_parsers(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--correction", choices=("none", "holm", "bonferroni"), default="none")
     p.add_argument("--significance-level", type=float, default=0.05)
+    p.add_argument("--cluster-by", default="none",
+                   help="unit of the test and bootstrap: none (each query), question (topics sharing the qid after "
+                        "'{lang}-', i.e. translations of one question), or a TSV file qid<TAB>cluster "
+                        "(`xqg data` writes clusters.tsv) (default: %(default)s)")
+    p.add_argument("--bootstrap", type=_non_negative_int, default=10_000,
+                   help="bootstrap resamples for the confidence interval of each difference; 0: none "
+                        "(default: %(default)s)")
+    p.add_argument("--confidence", type=float, default=0.95, help="interval coverage (default: %(default)s)")
+    p.add_argument("--effects", action="store_true",
+                   help="with --baseline (md): also print each difference with its interval and corrected p")
     p.add_argument("--format", choices=("md", "tex", "csv", "json"), default="md")
     p.set_defaults(func=cmd_eval)
 

@@ -38,7 +38,8 @@ relative to the config file's directory. The schema, with defaults::
       per_lang:  {arms: [qg, qg+pg], per_lang: "1..5"}
       num_langs: {arms: [qg, pg, qg+pg], num_langs: "1..all"}
       mean:      {arms: [qg, pg], alphas: [0.01, 0.1, 0.3], fusion: mean}   # a sweep may set its own fusion(s)
-    significance: {permutations: 10000, seed: 42, correction: none, level: 0.05}
+    significance:                      # tests against plain; Holm/Bonferroni within each table
+      {permutations: 10000, seed: 42, correction: none, level: 0.05, cluster_by: none, bootstrap: 10000, confidence: 0.95}
     plots: {metrics: null}             # metrics to plot; default: every metric
     alignment: null                    # or {arm: qg, alpha:, per_lang:, num_langs:, fusion:} (unset: reference values)
     save_indexes: false                # write Pyserini indexes of the final configurations
@@ -62,7 +63,7 @@ from xqg_pyserini.experiments.checks import Checker, show
 from xqg_pyserini.index.fusion import FUSIONS, UNAUGMENTED
 from xqg_pyserini.experiments.settings import (  # noqa: F401 (ExperimentConfig and the settings: the API)
     ALL, ARMS, DEFAULT_METRICS, AlignmentSettings, EncoderSettings, ExperimentConfig, Reference, Sweep)
-from xqg_pyserini.evaluate.significance import CORRECTIONS, SignificanceSettings
+from xqg_pyserini.evaluate.significance import CLUSTER_RULES, CORRECTIONS, SignificanceSettings
 
 _LANG = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
@@ -97,7 +98,9 @@ _ENCODER = {"name": "", "class": "", "pooling": "", "l2_norm": "", "query_prefix
 _REFERENCE = {"alpha": "", "per_lang": "", "num_langs": ""}
 _SWEEP = {"arms": "the arms to run (qg, pg, qg+pg, plain)", "alphas": "", "per_lang": "", "num_langs": "",
           "fusion": ""}
-_SIGNIFICANCE = {"permutations": "", "seed": "", "correction": "", "level": ""}
+_SIGNIFICANCE = {"permutations": "", "seed": "", "correction": "", "level": "",
+                 "cluster_by": "none, question, or a qid<TAB>cluster file", "bootstrap": "resamples (0: none)",
+                 "confidence": "interval coverage"}
 _PLOTS = {"metrics": ""}
 _ALIGNMENT = {"arm": "", "alpha": "", "per_lang": "", "num_langs": "", "fusion": ""}
 _LANG_ORDER = {"seed": ""}
@@ -272,7 +275,15 @@ def _significance(c: Checker, raw: Any) -> SignificanceSettings:
         seed=c.integer(raw.get("seed", d.seed), "significance.seed", minimum=0),
         correction=c.string(raw.get("correction", d.correction), "significance.correction", choices=CORRECTIONS),
         level=c.number(raw.get("level", d.level), "significance.level", 0.0, 1.0),
+        cluster_by=_cluster_by(c, raw.get("cluster_by", d.cluster_by)),
+        bootstrap=c.integer(raw.get("bootstrap", d.bootstrap), "significance.bootstrap", minimum=0),
+        confidence=c.number(raw.get("confidence", d.confidence), "significance.confidence", 0.5, 0.999),
     )
+
+
+def _cluster_by(c: Checker, value: Any) -> str:
+    text = c.string(value, "significance.cluster_by")
+    return text if text in CLUSTER_RULES else str(c.file_path(text, "significance.cluster_by"))
 
 
 def _alignment(c: Checker, raw: Any) -> AlignmentSettings:

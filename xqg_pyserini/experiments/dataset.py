@@ -26,7 +26,7 @@ from xqg_pyserini.io.corpus import Passage, read_corpus
 from xqg_pyserini.io.generated import (  # noqa: F401 (the runner imports the fields from here)
     PASSAGES_FIELD, QUERIES_FIELD, GeneratedText, read_generated)
 from xqg_pyserini.io.qrels import Qrels, read_qrels
-from xqg_pyserini.io.topics import read_topics
+from xqg_pyserini.io.topics import question_id, read_topics
 
 
 
@@ -51,11 +51,6 @@ class Dataset:
 
     def fold_topics(self, fold: int) -> list[str]:
         return [qid for qid in self.topics if self.fold_of_topic.get(qid) == fold]
-
-
-def question_id(qid: str) -> str:
-    """``"{lang}-{question id}"`` -> the question id shared across languages."""
-    return qid.split("-", 1)[1] if "-" in qid else qid
 
 
 def _need(path: Path, why: str) -> Path:
