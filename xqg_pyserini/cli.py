@@ -174,9 +174,7 @@ def cmd_align(args: argparse.Namespace) -> int:
     summaries = align.summarize(before, after, lang_of)
     align.write_summary(out / "per_language.csv", summaries)
     align.plot_margins(out / "margins.png", before, after, lang_of)
-    header = ["lang", "queries", "margin plain", "margin xQG", "median plain", "median xQG", "improved"]
-    rows = [[s.lang, s.queries, *(f"{v:.4f}" for v in (*s.mean_margin, *s.median_margin)),
-             f"{100 * s.share_margin_improved:.1f}%"] for s in summaries]
+    header, rows = align.summary_rows(summaries)
     sys.stdout.write(render_rows(header, rows))
     print(f"per-query and per-language CSV and margins.png in {out}")
     return 0

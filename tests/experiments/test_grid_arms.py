@@ -50,7 +50,8 @@ def experiment(tmp_path_factory, tiny_xlmr):
     tmp = tmp_path_factory.mktemp("grid-arms")
     add_machine_arm(make_dataset(tmp / "data"))
     config = write_config(tmp, tiny_xlmr, grid=GRID, extra_orders={"seeds": [1, 2]}, uniform={"seed": 5},
-                          controls={"seed": 9}, tune=["tuned"], alignment=None, save_indexes=False,
+                          controls={"seed": 9}, tune=["tuned"], save_indexes=False,
+                          alignment={"tags": [f"qg-a{ALPHA:g}-n{N}u-L6", "pg-a0.3-Les-mean"]},
                           significance={"permutations": 200, "bootstrap": 200, "cluster_by": "question",
                                         "correction": "holm"})
     summary = run_experiment(config, progress=False)
@@ -145,6 +146,10 @@ def test_tuned_runs_choose_on_dev_folds_and_report_held_out(experiment):
     assert "## Effects against plain" in text and "`tuned-tuned-qg`" in text and "clustered" in text
     assert (tmp / "out" / "plots" / "orders-MRR@10.png").is_file()
     assert (tmp / "out" / "effects.json").is_file()
+    for tag in (f"qg-a{ALPHA:g}-n{N}u-L6", "pg-a0.3-Les-mean"):
+        assert (tmp / "out" / "alignment" / tag / "per_language.csv").is_file()
+        assert f"### plain vs `{tag}`" in text
+    assert "rank by cos" in text and "Δmargin [95% CI]" in text
 
 
 def test_bad_grid_settings_are_named(tmp_path):

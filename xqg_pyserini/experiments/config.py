@@ -110,7 +110,7 @@ _SIGNIFICANCE = {"permutations": "", "seed": "", "correction": "", "level": "",
                  "cluster_by": "none, question, or a qid<TAB>cluster file", "bootstrap": "resamples (0: none)",
                  "confidence": "interval coverage"}
 _PLOTS = {"metrics": ""}
-_ALIGNMENT = {"arm": "", "alpha": "", "per_lang": "", "num_langs": "", "fusion": ""}
+_ALIGNMENT = {"arm": "", "alpha": "", "per_lang": "", "num_langs": "", "fusion": "", "tags": "grid points by tag"}
 _LANG_ORDER = {"seed": ""}
 
 
@@ -273,6 +273,11 @@ def _alignment(c: Checker, raw: Any) -> AlignmentSettings:
     if raw is True:
         return AlignmentSettings()
     c.mapping(raw, "alignment", _ALIGNMENT)
+    if raw.get("tags") is not None:
+        others = [key for key in raw if key != "tags"]
+        if others:
+            raise c.fail(f"alignment.{others[0]}", "give tags, or arm/alpha/per_lang/num_langs/fusion, not both")
+        return AlignmentSettings(tags=tuple(c.string_list(raw["tags"], "alignment.tags", optional=False)))
     arm = c.string(raw.get("arm", "qg"), "alignment.arm", choices=tuple(a for a in ARMS if a != "plain"))
     return AlignmentSettings(
         arm=arm,

@@ -112,7 +112,7 @@ class Grid:
         self.max_per_lang = max(counts.values()) if counts else None
         self.points, self.sweeps = self._sweeps()
         if config.alignment is not None:
-            self.alignment_point()
+            self.alignment_points()
 
     def _sweeps(self) -> tuple[dict[str, GridPoint], dict[str, list[str]]]:
         config = self.config
@@ -190,6 +190,14 @@ class Grid:
     def reference_point(self, arm: str, fusion: str | None = None) -> GridPoint:
         ref = self.config.reference
         return self.point(arm, ref.alpha, ref.per_lang, ref.num_langs, fusion)
+
+    def alignment_points(self) -> list[GridPoint]:
+        """The points the alignment analysis compares with plain: by tag, or the one the settings describe."""
+        tags = self.config.alignment.tags
+        missing = [t for t in tags if t not in self.points]
+        if missing:
+            raise InputError(f"alignment.tags: {missing[0]!r} is not a point of the grid", path=self.config.path)
+        return [self.points[t] for t in tags] if tags else [self.alignment_point()]
 
     def alignment_point(self) -> GridPoint:
         settings, ref = self.config.alignment, self.config.reference

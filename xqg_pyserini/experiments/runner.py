@@ -115,8 +115,8 @@ class Experiment:
         if config.save_indexes:
             started = time.time()
             points = report.final_points()
-            if config.alignment is not None and self.grid.alignment_point() not in points:
-                points.append(self.grid.alignment_point())
+            if config.alignment is not None:
+                points += [p for p in self.grid.alignment_points() if p not in points]
             self.saved_indexes = self.job.save_indexes(points)
             self._step("save indexes", started)
         self.timings["total"] = round(time.time() - started_all, 2)

@@ -96,6 +96,11 @@ class AlignmentSettings:
     per_lang: int | None | str = "reference"
     num_langs: int | None | str = "reference"
     fusion: str | None = None  # None: the top-level fusion
+    tags: tuple[str, ...] = ()  # or: grid points by tag, each analysed against plain
+
+    def arms(self) -> set[str]:
+        """The arms the analysis needs data for (tags name their arm first)."""
+        return {tag.split("-a", 1)[0] for tag in self.tags} if self.tags else {self.arm}
 
 
 @dataclass
@@ -143,14 +148,14 @@ class ExperimentConfig:
     def needs_qg(self) -> bool:
         """The QG oracle and its folds: for QG arms, and for tuning on dev folds."""
         return any(arm in QG_ARMS for arm in self.arms) or bool(self.tune) or (
-            self.alignment is not None and self.alignment.arm in QG_ARMS)
+            self.alignment is not None and bool(self.alignment.arms() & set(QG_ARMS)))
 
     @property
     def needs_machine(self) -> bool:
         return any(arm.startswith("mt-") for arm in self.arms) or (
-            self.alignment is not None and self.alignment.arm.startswith("mt-"))
+            self.alignment is not None and any(a.startswith("mt-") for a in self.alignment.arms()))
 
     @property
     def needs_pg(self) -> bool:
         return any(arm in ("pg", "qg+pg") for arm in self.arms) or (
-            self.alignment is not None and self.alignment.arm in ("pg", "qg+pg"))
+            self.alignment is not None and bool(self.alignment.arms() & set(PG_ARMS)))
