@@ -13,6 +13,7 @@ from xqg_pyserini.encode import cli as encode_cli
 from xqg_pyserini.encode.cli import add_encoder_flags as _encoder_args, make_encoder as _make_encoder
 from xqg_pyserini.errors import InputError
 from xqg_pyserini.generate import cli as generate_cli
+from xqg_pyserini.index import cli as index_cli
 from xqg_pyserini.index.fusion import FUSIONS, UNAUGMENTED
 from xqg_pyserini.io.corpus import DEFAULT_PASSAGE_TEMPLATE
 from xqg_pyserini.io.generated import FIELDS, QUERIES_FIELD
@@ -248,6 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate_cli.add_parser(sub)
     encode_cli.add_parser(sub)
     _add_dense_parsers(sub)
+    index_cli.add_parser(sub)
     _add_sparse_parsers(sub)
     _add_eval_parsers(sub)
     data_cli.add_parser(sub)
