@@ -68,7 +68,8 @@ from xqg_pyserini.experiments.checks import Checker
 from xqg_pyserini.experiments.sweeps import parse_sweeps
 from xqg_pyserini.index.fusion import FUSIONS, UNAUGMENTED
 from xqg_pyserini.experiments.settings import (  # noqa: F401 (ExperimentConfig and the settings: the API)
-    ALL, ARMS, DEFAULT_METRICS, AlignmentSettings, EncoderSettings, ExperimentConfig, Reference, Sweep)
+    ALL, ARMS, DEFAULT_METRICS, AlignmentSettings, EncoderSettings, ExperimentConfig, Reference,
+    Sweep)  # noqa: F401
 from xqg_pyserini.evaluate.significance import CLUSTER_RULES, CORRECTIONS, SignificanceSettings
 
 _LANG = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")

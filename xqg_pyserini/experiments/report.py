@@ -233,6 +233,7 @@ class ReportWriter:
             lines += [f"### sweep `{name}`", "", table]
         lines += [self._test_note(), ""]
         lines += self._effects_section()
+        lines += self._coverage_section()
         lines += ["## Per topic language (final configurations)", "",
                   f"plain, then per arm its reference configuration and its best by {config.select_metric}; every "
                   "run in `per_language_all.md` (tests per language and on the macro average `Avg`).", ""]
@@ -285,6 +286,18 @@ class ReportWriter:
                 lines.append(f"- `{t.tag}` ({t.metric} on dev topics): {choices}.{edge}")
             lines.append("")
         return lines
+
+    def _coverage_section(self) -> list[str]:
+        from xqg_pyserini.experiments.coverage import coverage, coverage_rows
+
+        rows = coverage(self.data)
+        if not rows or all(r.passages_covered == 1 for r in rows):
+            return []
+        return ["## Coverage and relevance", "",
+                "Share of passages with generated text in each topic language, and share of that language's "
+                "topics whose relevant passage has some (QG: each topic against its own fold's texts). Where the "
+                "second is much higher, being augmented at all marks relevant passages, whatever the text.", "",
+                render_rows(*coverage_rows(rows)), ""]
 
     def _summary_config(self) -> list[str]:
         config = self.config
