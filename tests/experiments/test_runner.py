@@ -67,7 +67,7 @@ def test_grid_runs_tags_and_merged_folds(experiment):
     assert summary == out / "summary.md"
     for part in ("xqg experiment", "## Leaderboard", "### sweep `alpha`", "### R@2kt", "Cosine alignment",
                  "plain (baseline)", "Fisher randomization test", "```yaml", str(tiny_xlmr_name(config)),
-                 "plots/alpha-MRR@10.png", "indexes/plain"):
+                 "plots/alpha-MRR@10.png", "indexes/plain", "## R@kt ceiling"):
         assert part in text, part
     board = json.loads((out / "leaderboard.json").read_text("utf-8"))
     assert board["baseline"] == "plain" and {r["run"] for r in board["rows"]} == expected

@@ -257,6 +257,17 @@ class Job:
             warnings.simplefilter("ignore", RktWarning)  # topics without answers: reported once, in the summary
             return score(name, run, parse_measures(self.config.metrics), self._judgements)
 
+    def ceiling(self) -> Scores | None:
+        """R@kt of a run that ranks each topic's relevant passages first: what the answers allow at best."""
+        rkt = [m for m in parse_measures(self.config.metrics) if m.macro]
+        if not rkt or self.data.answers is None:
+            return None
+        run = {qid: [(d, 1.0) for d, rel in self.data.qrels[qid].items() if rel > 0] for qid in self.qids}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RktWarning)
+            return score("ceiling", run, rkt, self._judgements or Judgements(
+                qrels=self.data.qrels, answers=self.data.answers, corpus=self.data.passages))
+
     def run_point(self, point: GridPoint, sweeps: list[str], timings: dict[str, float]) -> RunResult:
         """Search, write the run and its provenance, score; times added to ``timings``."""
         started = time.time()

@@ -233,6 +233,7 @@ class ReportWriter:
             lines += [f"### sweep `{name}`", "", table]
         lines += [self._test_note(), ""]
         lines += self._effects_section()
+        lines += self._ceiling_section()
         lines += self._coverage_section()
         lines += ["## Per topic language (final configurations)", "",
                   f"plain, then per arm its reference configuration and its best by {config.select_metric}; every "
@@ -286,6 +287,16 @@ class ReportWriter:
                 lines.append(f"- `{t.tag}` ({t.metric} on dev topics): {choices}.{edge}")
             lines.append("")
         return lines
+
+    def _ceiling_section(self) -> list[str]:
+        ceiling = self.job.ceiling()
+        if ceiling is None:
+            return []
+        plain = self.results["plain"].scores.mean
+        values = ", ".join(f"{m} {v:.1f} (plain {plain[m]:.1f})" for m, v in ceiling.mean.items())
+        return ["## R@kt ceiling", "",
+                f"R@kt of a run that ranks each topic's relevant passage first: {values}. Answers the official "
+                "substring test cannot find in the tokenized relevant passage cap every run there.", ""]
 
     def _coverage_section(self) -> list[str]:
         from xqg_pyserini.experiments.coverage import coverage, coverage_rows
