@@ -14,11 +14,12 @@ from xqg_pyserini.encode.cli import add_encoder_flags as _encoder_args, make_enc
 from xqg_pyserini.errors import InputError
 from xqg_pyserini.evaluate import cli as evaluate_cli
 from xqg_pyserini.generate import cli as generate_cli
+from xqg_pyserini.index import cli as index_cli
 from xqg_pyserini.index.fusion import FUSIONS, UNAUGMENTED
 from xqg_pyserini.io.corpus import DEFAULT_PASSAGE_TEMPLATE
 from xqg_pyserini.io.generated import FIELDS, QUERIES_FIELD
 from xqg_pyserini.options import add_overwrite_flag, comma_list as _langs, numbers as _numbers
-from xqg_pyserini.options import positive_int as _positive_int
+from xqg_pyserini.options import non_negative_int as _non_negative_int, positive_int as _positive_int
 
 DESCRIPTION = """\
 Cross-lingual query generation (xQG) for dense retrieval, as a Pyserini extension: passages are
@@ -129,7 +130,7 @@ def cmd_fuse(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from xqg_pyserini.evaluate.measures import Judgements, parse_measures
     from xqg_pyserini.evaluate.report import evaluate, language_of
-    from xqg_pyserini.evaluate.significance import SignificanceSettings
+    from xqg_pyserini.evaluate.significance import SignificanceSettings, cluster_function
     from xqg_pyserini.io.answers import read_answers
     from xqg_pyserini.io.corpus import read_corpus
     from xqg_pyserini.io.qrels import read_qrels
@@ -140,11 +141,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
     corpus = read_corpus(args.corpus) if args.corpus else None
     judgements = Judgements(qrels=qrels, answers=answers, corpus=corpus, rkt_missing=args.rkt_missing)
     settings = SignificanceSettings(permutations=args.permutations, seed=args.seed, correction=args.correction,
-                                    level=args.significance_level)
+                                    level=args.significance_level, cluster_by=args.cluster_by,
+                                    bootstrap=args.bootstrap, confidence=args.confidence)
+    cluster_function(settings)  # a bad --cluster-by file fails before scoring
     report = evaluate(args.runs, measures, judgements, baseline=args.baseline, settings=settings,
                       lang_of=language_of(answers, args.lang_sep))
     sys.stdout.write(report.table(args.format, per_lang=args.per_lang))
     if report.comparisons(per_lang=args.per_lang) and args.format == "md":
+        if args.effects:
+            print("\n" + report.effects(per_lang=args.per_lang), end="")
         print(f"\n{report.footnote()}")
     return 0
 
@@ -197,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate_cli.add_parser(sub)
     encode_cli.add_parser(sub)
     _add_dense_parsers(sub)
+    index_cli.add_parser(sub)
     _add_sparse_parsers(sub)
     _add_eval_parsers(sub)
     evaluate_cli.add_parsers(sub)
@@ -317,11 +323,22 @@ def _add_eval_parsers(sub: Any) -> None:
                    help="query language = qid prefix up to this, unless --answers has it (default: %(default)r)")
     p.add_argument("--permutations", type=_positive_int, default=10_000,
                    help="random permutations of the Fisher randomization test (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=42, help="seed of the permutations (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=42, help="seed of the permutations and the bootstrap (default: %(default)s)")
     p.add_argument("--correction", choices=("none", "holm", "bonferroni"), default="none",
-                   help="multiple-comparison correction of the p-values (default: %(default)s)")
+                   help="multiple-comparison correction of the p-values, within the table (default: %(default)s)")
     p.add_argument("--significance-level", type=float, default=0.05,
                    help="p-value below which a difference is marked with a dagger (default: %(default)s)")
+    p.add_argument("--cluster-by", default="none",
+                   help="unit of the test and bootstrap: none (each query), question (topics sharing the qid after "
+                        "'{lang}-', i.e. translations of one question), or a TSV file qid<TAB>cluster "
+                        "(`xqg data` writes clusters.tsv) (default: %(default)s)")
+    p.add_argument("--bootstrap", type=_non_negative_int, default=10_000,
+                   help="bootstrap resamples for the confidence interval of each difference; 0: none "
+                        "(default: %(default)s)")
+    p.add_argument("--confidence", type=float, default=0.95, help="interval coverage (default: %(default)s)")
+    p.add_argument("--effects", action="store_true",
+                   help="with --baseline (md): also print each difference with its interval and corrected p "
+                        "(default: off)")
     p.add_argument("--format", choices=("md", "tex", "csv", "json"), default="md",
                    help="leaderboard format on stdout (default: %(default)s)")
     p.set_defaults(func=cmd_eval)

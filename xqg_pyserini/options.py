@@ -137,15 +137,20 @@ def chosen_values(options: Iterable[Option], args: argparse.Namespace) -> dict[s
     return values
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an int >= 1 (the library would raise a ValueError, which is not an input error)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
+def int_at_least(minimum: int):
+    """argparse type: an int >= ``minimum`` (the library would raise a ValueError, not an input error)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, not {value}")
+        return value
+    return parse
+
+
+positive_int, non_negative_int = int_at_least(1), int_at_least(0)
 
 
 def numbers(text: str) -> str:

@@ -12,7 +12,7 @@ from typing import Sequence
 
 from xqg_pyserini.io.atomic import atomic_dir
 from xqg_pyserini.io.qrels import write_qrels
-from xqg_pyserini.io.topics import write_topics
+from xqg_pyserini.io.topics import question_id, write_topics
 
 STATS_FILE = "stats.json"  # written last-but-one; marks a directory as a converted dataset
 OUTPUT_LAYOUT = """\
@@ -22,6 +22,7 @@ OUTPUT_LAYOUT = """\
 | `topics.{lang}.tsv` | `qid<TAB>question`, qid = `{lang}-{question id}`, one file per language (en is the control) |
 | `qrels.{lang}.txt` | `{qid} 0 {docid} 1`: the passage(s) holding the English answer |
 | `topics.tsv`, `qrels.txt` | all languages together |
+| `clusters.tsv` | `qid<TAB>question id`: the translations of one question are one cluster (`xqg eval --cluster-by`) |
 | `answers.jsonl` | `{"id": qid, "lang", "answers": [English answer texts]}` for R@kt |
 | `oracle/qg/folds.json` | `{"k", "seed", "fold_of": {question id: fold}}` |
 | `oracle/qg/fold-{f}.jsonl` | `{"docid", "generated_queries": {lang: [...]}}`: a passage's questions in each \
@@ -71,6 +72,9 @@ def write_converted(conv: Converted, output: str | Path) -> Path:
             all_qrels.update(conv.qrels[lang])
         write_topics(all_topics, tmp / "topics.tsv")
         write_qrels(all_qrels, tmp / "qrels.txt")
+        # The unit of significance tests: a question's topics in every language are one cluster.
+        (tmp / "clusters.tsv").write_text("".join(f"{qid}\t{question_id(qid)}\n" for qid in all_topics),
+                                          encoding="utf-8")
         _dump_jsonl(tmp / "answers.jsonl", conv.answers)
         (tmp / "oracle" / "qg").mkdir(parents=True)
         _dump_json(tmp / "oracle" / "qg" / "folds.json", conv.folds)

@@ -65,10 +65,7 @@ def cmd_align(args: argparse.Namespace) -> int:
         align.write_per_query(tmp / ALIGN_MARKER, before, after, lang_of)
         align.write_summary(tmp / "per_language.csv", summaries)
         align.plot_margins(tmp / "margins.png", before, after, lang_of)
-    header = ["lang", "queries", "margin plain", "margin xQG", "median plain", "median xQG", "improved"]
-    rows = [[s.lang, s.queries, *(f"{v:.4f}" for v in (*s.mean_margin, *s.median_margin)),
-             f"{100 * s.share_margin_improved:.1f}%"] for s in summaries]
-    sys.stdout.write(render_rows(header, rows))
+    sys.stdout.write(render_rows(*align.summary_rows(summaries)))
     print(f"per-query and per-language CSV and margins.png in {args.output}")
     return 0
 

@@ -1,4 +1,8 @@
-"""Topics: TSV ``qid<TAB>query``, no header (Pyserini's TSV topic format)."""
+"""Topics: TSV ``qid<TAB>query``, no header (Pyserini's TSV topic format).
+
+Converted multilingual QA sets name a topic ``{lang}-{question id}``: the same question in every
+language shares its question id (:func:`topic_id`, :func:`question_id`).
+"""
 
 from __future__ import annotations
 
@@ -41,3 +45,13 @@ def write_topics(topics: dict[str, str], path: str | Path) -> None:
     with atomic_file(path, same_kind=is_topics_file, what="topics file") as out:
         for qid, query in topics.items():
             out.write(f"{qid}\t{' '.join(query.split())}\n")
+
+
+def topic_id(lang: str, question: str) -> str:
+    """The qid of ``question`` asked in ``lang``."""
+    return f"{lang}-{question}"
+
+
+def question_id(qid: str) -> str:
+    """``"{lang}-{question id}"`` -> the question id shared across languages (a qid without ``-``: itself)."""
+    return qid.split("-", 1)[1] if "-" in qid else qid
