@@ -131,7 +131,7 @@ def test_align_without_language_prefixes_is_one_group_with_a_readable_plot():
     assert (lang_of("de-001-1"), note) == ("de", None)
     lang_of, note = language_groups(["1048585", "de-001-1", "2"])
     assert {lang_of(q) for q in ("1048585", "de-001-1", "2")} == {"all"} and "qid '1048585'" in note
-    alignments = {str(q): Alignment(1 + q % 3, 0.5, 0.1 * (q % 4)) for q in range(97)}
+    alignments = {str(q): Alignment(1 + q % 3, 1 + q % 2, 0.5, 0.2, 0.1 * (q % 4), 0.3) for q in range(97)}
     for title in ("", "a-study-with-a-long-name: cosine margin, plain (grey) vs qg-alpha0.01-per_lang3-num_langs5"):
         figure = margins_figure(alignments, alignments, lang_of, title)
         figure.canvas.draw()
