@@ -180,10 +180,12 @@ class Grid:
             per_lang = top if per_lang is None else per_lang if counts == "uniform" else min(per_lang, top)
         else:
             per_lang, counts = None, "as-is"
+        n = len(langs) if langs else total_or(num_langs, self.lang_order)
+        if order is not None and (langs or set(self.orders.get(order, self.lang_order)[:n]) == set(self.lang_order[:n])):
+            order = None  # the same languages as the reference order (e.g. all of them): the same point
         marks = [fusion if fusion != config.fusion else "", unaugmented if unaugmented != config.unaugmented else "",
                  ("renorm" if renorm else "ip") if renorm != config.renorm else "", control if control != "none" else ""]
-        return GridPoint(arm, float(alpha), per_lang, len(langs) if langs else total_or(num_langs, self.lang_order),
-                         fusion, "-".join(m for m in marks if m), counts=counts,
+        return GridPoint(arm, float(alpha), per_lang, n, fusion, "-".join(m for m in marks if m), counts=counts,
                          order=order if order in self.orders and order is not None else None, control=control,
                          langs=tuple(langs) if langs else None, unaugmented=unaugmented, renorm=renorm)
 
