@@ -33,6 +33,71 @@ def cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_mt(args: argparse.Namespace) -> int:
+    import inspect
+
+    from xqg_pyserini.data.machine import MT_DIR, build_machine_oracle
+    from xqg_pyserini.generate.base import GENERATORS
+    from xqg_pyserini.generate.cli import generator_options
+
+    cls = GENERATORS.get(args.generator)
+    if getattr(cls, "output", None) != "passages":
+        raise InputError(f"--generator: xqg data mt needs a translator ({', '.join(_translators())}), "
+                         f"not {args.generator}")
+    langs = comma_list(args.langs) or []
+    options = generator_options(args)
+    if "langs" in inspect.signature(cls).parameters:  # it checks and records only these languages
+        options["langs"] = langs
+    manifest = build_machine_oracle(args.data, cls(**options), langs, batch_size=args.batch_size,
+                                    progress=not args.no_progress, overwrite=args.overwrite,
+                                    command=args.command_line)
+    counts = manifest["counts"]
+    where = f"{args.data.rstrip('/')}/{MT_DIR}"
+    if manifest["up_to_date"]:
+        print(f"{where} is up to date (nothing to do)")
+    else:
+        texts = sum(fold["texts"] for fold in counts["folds"])
+        print(f"{counts['passages']} passages and {counts['distinct_questions']} distinct English questions "
+              f"translated into {','.join(manifest['langs'])}; {len(counts['folds'])} QG folds "
+              f"({texts} texts in all) -> {where} (details in manifest.json)")
+    return 0
+
+
+def _translators() -> list[str]:
+    from xqg_pyserini.generate.base import GENERATORS
+
+    return [name for name in GENERATORS.in_order() if getattr(GENERATORS.get(name), "output", None) == "passages"]
+
+
+def _add_mt_parser(datasets: Any) -> None:
+    from xqg_pyserini.generate.base import BATCH_SIZE, GENERATORS
+    from xqg_pyserini.generate.cli import PLUGIN_OPTIONS, RUNNER
+    from xqg_pyserini.options import collect_options, merge_options, taken_flags
+
+    q = datasets.add_parser("mt", help="machine-translate a converted set's passages (PG) and English questions "
+                                       "(QG folds) into mt/", description="Writes DATA/mt/: pg.jsonl, "
+                            "qg/fold-{f}.jsonl, manifest.json, README.md; resumable, a rerun does nothing when "
+                            "up to date.")
+    q.add_argument("--data", required=True, help="a dataset dir written by xqg data xquad|mlqa")
+    q.add_argument("--generator", default="apertium", help="a registered translator (default: %(default)s)")
+    q.add_argument("--langs", required=True, help="comma-separated target languages, e.g. es")
+    q.add_argument("--overwrite", action="store_true", help="replace translations made with other settings")
+    q.add_argument("--no-progress", action="store_true")
+    declared, unavailable = collect_options(GENERATORS, PLUGIN_OPTIONS, base={RUNNER: [BATCH_SIZE]},
+                                            reserved=taken_flags(q))
+    translators = {name: options for name, options in declared.items()
+                   if getattr(GENERATORS.get(name), "output", None) == "passages"}
+    groups = {name: q.add_argument_group(f"{name} ({getattr(GENERATORS.get(name), 'summary', '')})")
+              for name in translators}
+    shared = q.add_argument_group("options several translators take")
+    for merged in merge_options({RUNNER: [BATCH_SIZE], **translators}):
+        if RUNNER in merged.owners:
+            merged.option.add_to(q)
+        else:
+            merged.option.add_to(shared if len(merged.owners) > 1 else groups[merged.owners[0]], help=merged.help)
+    q.set_defaults(func=cmd_mt, unavailable_generators=unavailable)
+
+
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("data", help="convert XQuAD / MLQA into a cross-lingual retrieval set with oracles")
     datasets = p.add_subparsers(dest="dataset", required=True)
@@ -54,3 +119,4 @@ def add_parser(sub: Any) -> None:
     q.add_argument("--output", required=True, help="dataset dir to write")
     add_overwrite_flag(q, "converted dataset")
     q.set_defaults(func=cmd_data)
+    _add_mt_parser(datasets)
