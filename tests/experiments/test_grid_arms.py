@@ -31,6 +31,11 @@ def add_machine_arm(root: Path) -> None:
     rows = [json.loads(line) for line in (root / "oracle" / "pg.jsonl").read_text("utf-8").splitlines()]
     write_jsonl(root / "mt" / "pg.jsonl",
                 [{"docid": r["docid"], "generated_passages": {"es": r["generated_passages"]["es"]}} for r in rows])
+    from xqg_pyserini.data.machine import KIND
+
+    (root / "mt" / "manifest.json").write_text(json.dumps(
+        {"kind": KIND, "status": "complete", "counts": {"folds": [{"fold": 0, "texts": 1}, {"fold": 1, "texts": 1}]}}),
+        encoding="utf-8")
 
 
 GRID = {

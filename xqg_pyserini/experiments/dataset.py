@@ -121,19 +121,23 @@ def load_dataset(config: ExperimentConfig) -> Dataset:
 
 
 def _load_machine(data: Dataset, folder: Path, docids: set[str], config: ExperimentConfig) -> None:
-    """The machine-translation arms' files (``xqg data mt``): needed only by the arms a config runs."""
-    arms = set(config.arms) | ({config.alignment.arm} if config.alignment is not None else set())
-    why = "the mt arms; make them with `xqg data mt`"
+    """The machine-translation arms' files (``xqg data mt``), read by their owner ``data/machine.py``."""
+    from xqg_pyserini.data.machine import read_machine_oracle
+
+    arms = set(config.arms) | (config.alignment.arms() if config.alignment is not None else set())
+    pg, qg = read_machine_oracle(folder.parent)
     if "mt-pg" in arms:
-        data.mt_pg = read_generated(_need(folder / "pg.jsonl", why), field=PASSAGES_FIELD)
-        _check_docids(data.mt_pg, docids, folder / "pg.jsonl")
+        if pg is None:
+            raise InputError("no machine-translated passages (needed for the mt-pg arm)", path=folder)
+        data.mt_pg = pg
+        _check_docids(pg, docids, folder / "pg.jsonl")
     if "mt-qg" in arms:
-        for fold in data.folds:
-            path = _need(folder / "qg" / f"fold-{fold}.jsonl", why)
-            data.mt_qg[fold] = read_generated(path, field=QUERIES_FIELD)
-            _check_docids(data.mt_qg[fold], docids, path)
-
-
+        missing = [f for f in data.folds if f not in qg]
+        if missing:
+            raise InputError(f"no machine-translated questions for fold(s) {missing} (needed for mt-qg)", path=folder)
+        data.mt_qg = {f: qg[f] for f in data.folds}
+        for fold, texts in data.mt_qg.items():
+            _check_docids(texts, docids, folder / "qg" / f"fold-{fold}.jsonl")
 def _load_qg(data: Dataset, folder: Path, docids: set[str]) -> None:
     path = _need(folder / "folds.json", "the qg arms")
     try:
