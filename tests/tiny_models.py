@@ -62,6 +62,18 @@ def build_tiny_bert(out: Path, texts: Sequence[str]) -> Path:
     return save_random(BertModel, config, out)
 
 
+def build_tiny_cross_encoder(out: Path, texts: Sequence[str], num_labels: int = 1) -> Path:
+    """A 2-layer random BERT sequence classifier (``num_labels`` outputs) with the tiny BERT's vocabulary."""
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+
+    out.mkdir(parents=True, exist_ok=True)
+    build_tiny_bert(out, texts)
+    config = BertConfig.from_pretrained(out)
+    config.num_labels = num_labels
+    BertTokenizerFast.from_pretrained(out).save_pretrained(out)
+    return save_random(BertForSequenceClassification, config, out)
+
+
 def build_tiny_xlmr(out: Path, texts: Sequence[str]) -> Path:
     """A 2-layer random XLM-R with a sentencepiece-unigram tokenizer trained on the texts."""
     from tokenizers import processors

@@ -12,7 +12,7 @@ from xqg_pyserini.data import cli as data_cli
 from xqg_pyserini.encode import cli as encode_cli
 from xqg_pyserini.encode.cli import add_encoder_flags as _encoder_args, make_encoder as _make_encoder
 from xqg_pyserini.errors import InputError
-from xqg_pyserini.generate import cli as generate_cli
+from xqg_pyserini.generate import cli as generate_cli, filter_cli
 from xqg_pyserini.index import cli as index_cli
 from xqg_pyserini.index.fusion import FUSIONS, UNAUGMENTED
 from xqg_pyserini.io.corpus import DEFAULT_PASSAGE_TEMPLATE
@@ -247,6 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="xqg", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     generate_cli.add_parser(sub)
+    filter_cli.add_parser(sub)
     encode_cli.add_parser(sub)
     _add_dense_parsers(sub)
     index_cli.add_parser(sub)
