@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from helpers import demo_subset, demo_texts, write_jsonl
-from tiny_models import build_tiny_cross_encoder
+from tiny_models import build_tiny_bert, build_tiny_cross_encoder
 from xqg_pyserini.cli import main
 from xqg_pyserini.generate.filter import group_keys, keep_mask
 from xqg_pyserini.io.corpus import read_corpus
@@ -62,6 +62,14 @@ def demo(tmp_path_factory):
         row["generated_queries"] = {lang: row["generated_queries"][lang] for lang in ("ar", "de", "ja")}
     write_jsonl(paths["generated"], rows)
     return paths
+
+
+@pytest.fixture(scope="module")
+def tiny_bert(tmp_path_factory):
+    """A tiny BERT whose CLS vectors differ between texts (BERT's 0.02 init makes every cosine ~0.99999,
+    which float noise reorders)."""
+    out = tmp_path_factory.mktemp("spread-bert")
+    return build_tiny_bert(out, demo_texts(), initializer_range=1.0)
 
 
 def _filter(demo, out, *flags):
