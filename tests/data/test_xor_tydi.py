@@ -256,3 +256,25 @@ def test_the_page_shows_the_configs_reference_numbers():
             row = next(line for line in section.splitlines() if line.startswith(f"| {run} | ielab/xQG4xDR README"))
             cells = [c.strip() for c in row.strip("|").split("|")][2:]
             assert cells == [f"{by_lang[lang]:.2f}" for lang in ("ar", "bn", "fi", "ja", "ko", "ru", "te", "Avg")]
+
+
+def test_the_tsv_is_streamed(tmp_path, xor):
+    """Converting a TSV much larger than the memory it may use: the peak does not grow with the file."""
+    import tracemalloc
+
+    root, src = xor
+    tsv = tmp_path / "big.tsv"
+    with open(tsv, "w", encoding="utf-8") as out:
+        out.write("id\ttext\ttitle\n")
+        for k in range(60_000):
+            out.write(f"{k}\t{'passage text of some hundred bytes, repeated to fill the line. ' * 2}{k}\tT{k}\n")
+    assert tsv.stat().st_size > 7_000_000
+    tracemalloc.start()
+    try:
+        assert main(["data", "xor-tydi", "--corpus", str(tsv), "--dev", str(src["dev"]), "--output",
+                     str(tmp_path / "out"), "--shards", "3"]) == 0
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 2_000_000, peak
+    assert sum(1 for _ in open(tmp_path / "out" / "corpus.jsonl", encoding="utf-8")) == 60_000

@@ -213,3 +213,19 @@ def test_bad_input_leaves_nothing(tmp_path, demo, tiny_bert, capsys):
     assert "other files" in capsys.readouterr().err and (tmp_path / "busy" / "notes.txt").is_file()
     assert _filter(demo, tmp_path / "y", "--keep-top", "50", "--scorer", "cross-encoder", *encoder) == 2
     assert "--cross-encoder" in capsys.readouterr().err
+
+
+def test_translated_passages_are_scored_on_the_passage_side(tiny_bert):
+    from xqg_pyserini.encode.hf import HFEncoder
+    from xqg_pyserini.generate.scorers import DualEncoderScorer
+
+    encoder = HFEncoder(str(tiny_bert), pooling="mean", query_prefix="query:", passage_prefix="passage:")
+    passages, texts = ["Vesuvius is a volcano", "Bach wrote cantatas"], ["Der Vesuv", "Bach", "cantate di Bach"]
+    owner = np.array([0, 1, 1])
+    for as_passages, encode in ((False, encoder.encode_queries), (True, encoder.encode_passages)):
+        scores = DualEncoderScorer(encoder, texts_as_passages=as_passages).score(passages, texts, owner)
+        t, p = encode(texts), encoder.encode_passages(passages)[owner]
+        expected = (t * p).sum(1) / np.linalg.norm(t, axis=1) / np.linalg.norm(p, axis=1)
+        assert scores == pytest.approx(expected, abs=1e-6)
+    as_queries = DualEncoderScorer(encoder).score(passages, texts, owner)
+    assert not np.allclose(as_queries, scores)  # the prefixes differ, so the sides do

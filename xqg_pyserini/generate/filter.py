@@ -33,12 +33,12 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any, Hashable, Sequence
 
 import numpy as np
 
+from xqg_pyserini.data.layout import _publish  # ordinary permissions for a dir made by atomic_dir
 from xqg_pyserini.errors import InputError
 from xqg_pyserini.generate.run import MANIFEST_FILE, SHARD_FILE
 from xqg_pyserini.io.atomic import atomic_dir
@@ -181,8 +181,11 @@ def _check_output(generated: Path, output: Path) -> None:
     if output.is_dir():
         for path in sorted(output.iterdir()):
             if path.name.startswith("manifest-") and path.suffix == ".json":
-                if json.loads(path.read_text(encoding="utf-8")).get("kind") == FILTER_KIND:
-                    continue
+                try:
+                    if json.loads(path.read_text(encoding="utf-8")).get("kind") == FILTER_KIND:
+                        continue
+                except (ValueError, AttributeError):
+                    pass  # not a manifest of ours: refused below
             elif path.name.startswith("shard-") and path.suffix == ".jsonl":
                 continue
             raise InputError("the output dir holds other files (not an earlier xqg filter output); use another "
@@ -190,9 +193,9 @@ def _check_output(generated: Path, output: Path) -> None:
 
 
 def _languages(texts: Sequence[GeneratedText], manifests: list[dict] | None) -> list[str]:
-    if manifests and manifests[0].get("langs"):
-        return list(manifests[0]["langs"])
-    return sorted({t.lang for t in texts})
+    """The input manifest's languages in its order, then any other language the texts have."""
+    listed = list((manifests[0].get("langs") or []) if manifests else [])
+    return listed + sorted({t.lang for t in texts} - set(listed))
 
 
 def _summary(scores: np.ndarray, mask: np.ndarray, langs_of: np.ndarray, langs: Sequence[str]) -> dict[str, Any]:
@@ -286,10 +289,3 @@ class _RowFilter:
                 count += 1
         return digest.hexdigest(), count
 
-
-def _publish(directory: Path) -> None:
-    """Ordinary permissions (0666/0777 less the umask) instead of the temp dir's private 0700."""
-    mask = os.umask(0)
-    os.umask(mask)
-    for path in [directory, *directory.iterdir()]:
-        path.chmod((0o777 if path.is_dir() else 0o666) & ~mask)
