@@ -9,7 +9,9 @@
   models are read; more is an error.
 
 Both take the passages of a chunk and, for each text, the index of its passage
-(``owner[i]``), so a passage is encoded once however many texts it has.
+(``owner[i]``), so a passage is encoded once however many texts it has. As with any padded
+batch, a score can move in its last float32 digits with the batch size; a cut on near-equal
+scores (``--threshold`` at a score itself) is reproducible with the same ``--batch-size``.
 """
 
 from __future__ import annotations
