@@ -13,7 +13,8 @@ from xqg_pyserini.encode import cli as encode_cli
 from xqg_pyserini.encode.cli import add_encoder_flags as _encoder_args, make_encoder as _make_encoder
 from xqg_pyserini.errors import InputError
 from xqg_pyserini.evaluate import cli as evaluate_cli
-from xqg_pyserini.generate import cli as generate_cli
+from xqg_pyserini.experiments import html as report_html
+from xqg_pyserini.generate import cli as generate_cli, filter_cli
 from xqg_pyserini.index import cli as index_cli
 from xqg_pyserini.index.fusion import FUSIONS, UNAUGMENTED
 from xqg_pyserini.io.corpus import DEFAULT_PASSAGE_TEMPLATE
@@ -135,6 +136,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from xqg_pyserini.io.corpus import read_corpus
     from xqg_pyserini.io.qrels import read_qrels
 
+    if args.plot and not args.baseline:
+        raise InputError("--plot draws each run against the baseline: give --baseline")
     measures = parse_measures(args.metrics)
     qrels = read_qrels(args.qrels) if args.qrels else None
     answers = read_answers(args.answers) if args.answers else None
@@ -151,6 +154,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if args.effects:
             print("\n" + report.effects(per_lang=args.per_lang), end="")
         print(f"\n{report.footnote()}")
+    if args.plot:
+        from xqg_pyserini.evaluate.plots import plot_effects
+
+        plot_effects(args.plot, report.tests(per_lang=True))
+        print(f"per-language differences to {report.baseline} plotted in {args.plot}", file=sys.stderr)
     return 0
 
 
@@ -200,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     generate_cli.add_parser(sub)
+    filter_cli.add_parser(sub)
     encode_cli.add_parser(sub)
     _add_dense_parsers(sub)
     index_cli.add_parser(sub)
@@ -208,6 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate_cli.add_parsers(sub)
     data_cli.add_parser(sub)
     _add_other_parsers(sub)
+    report_html.add_parser(sub)
     return parser
 
 
@@ -341,6 +351,9 @@ def _add_eval_parsers(sub: Any) -> None:
                         "(default: off)")
     p.add_argument("--format", choices=("md", "tex", "csv", "json"), default="md",
                    help="leaderboard format on stdout (default: %(default)s)")
+    p.add_argument("--plot", default=None, metavar="FILE.png",
+                   help="with --baseline: per-language bars of each run's difference, with interval whiskers "
+                        "(default: none)")
     p.set_defaults(func=cmd_eval)
 
 

@@ -98,6 +98,16 @@ def _add_mt_parser(datasets: Any) -> None:
     q.set_defaults(func=cmd_mt, unavailable_generators=unavailable)
 
 
+def cmd_xor_tydi(args: argparse.Namespace) -> int:
+    from xqg_pyserini.data.xor_tydi import convert_xor_tydi
+
+    stats = convert_xor_tydi(args.corpus, args.dev, args.output, shards=args.shards, generated=args.generated,
+                             command=args.command_line)
+    print(f"{stats['passages']} passages, {stats['totals']['topics']} topics in {len(stats['languages'])} languages "
+          f"-> {args.output} (details in stats.json)")
+    return 0
+
+
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("data", help="convert XQuAD / MLQA into a cross-lingual retrieval set with oracles")
     datasets = p.add_subparsers(dest="dataset", required=True)
@@ -114,6 +124,17 @@ def add_parser(sub: Any) -> None:
         q.add_argument("--langs", default=None, help="comma-separated topic languages (default: all found)")
         add_overwrite_flag(q, "converted dataset")
         q.set_defaults(func=cmd_data)
+    q = datasets.add_parser("xor-tydi", help="XOR-TyDi XOR-Retrieve: DPR passage TSV + dev jsonl -> corpus, "
+                                             "per-language topics, answers for R@kt")
+    q.add_argument("--corpus", required=True, help="passages in DPR's TSV (id, text, title), e.g. psgs_w100.tsv")
+    q.add_argument("--dev", required=True, help="xor_dev_retrieve_eng_span*.jsonl {id, lang, question, answers}")
+    q.add_argument("--output", required=True)
+    q.add_argument("--shards", type=int, default=None,
+                   help="also write the corpus in N contiguous slices (the ranges of xqg generate --shard I/N)")
+    q.add_argument("--generated", nargs="+", default=(), metavar="FILE_OR_DIR",
+                   help="released generations (JSONL rows {docid, generated_queries}, e.g. the data/ dir of "
+                        "ielab/xor-tydi-xqg-augmented), re-cut into the same slices under generated/")
+    q.set_defaults(func=cmd_xor_tydi)
     q = datasets.add_parser("combine", help="one retrieval set from several converted ones (harder corpus)")
     q.add_argument("--inputs", nargs="+", required=True, help="dataset dirs made by xqg data xquad / mlqa")
     q.add_argument("--output", required=True, help="dataset dir to write")

@@ -385,20 +385,23 @@ def merge(output_dir: str | Path, out_path: str | Path) -> dict[str, Any]:
                     out.write(block)
     first = manifests[0]
     langs = first["langs"]
-    totals = Counts(langs)
-    for manifest in manifests:
-        totals.passages += manifest["counts"]["passages"]
-        for lang in langs:
-            for key in COUNTERS:
-                totals.per_lang[lang][key] += manifest["counts"]["per_lang"][lang][key]
     record = {
         "kind": "xqg-generated", "file": out_path.name, "sha256": digest.hexdigest(),
         "shard_set": str(output_dir.resolve()), "shards": len(manifests),
         **{key: first[key] for key in ("generator", "output", "langs", "per_lang", "seed", "corpus_sha256",
                                        "corpus", "run_fingerprint")},
-        "counts": totals.as_dict(),
+        "counts": _summed_counts([manifest["counts"] for manifest in manifests], langs),
     }
-    if "generator_report" in first:
-        record["generator_report"] = first["generator_report"]
+    for key in ("generator_report", "filter"):  # "filter": a shard set written by xqg filter
+        if key in first:
+            record[key] = first[key]
     write_provenance(f"{out_path}.json", record)
     return json.loads(Path(f"{out_path}.json").read_text(encoding="utf-8"))
+
+
+def _summed_counts(shard_counts: Sequence[dict[str, Any]], langs: Sequence[str]) -> dict[str, Any]:
+    """The shards' per-language counters summed (``COUNTERS``, or those an ``xqg filter`` manifest keeps)."""
+    keys = list(shard_counts[0]["per_lang"][langs[0]]) if langs else list(COUNTERS)
+    per_lang = {lang: {key: sum(c["per_lang"][lang][key] for c in shard_counts) for key in keys} for lang in langs}
+    total = {key: sum(counts[key] for counts in per_lang.values()) for key in keys}
+    return {"passages": sum(c["passages"] for c in shard_counts), **total, "per_lang": per_lang}
