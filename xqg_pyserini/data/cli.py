@@ -82,7 +82,7 @@ def _add_mt_parser(datasets: Any) -> None:
     q.add_argument("--generator", default="apertium", help="a registered translator (default: %(default)s)")
     q.add_argument("--langs", required=True, help="comma-separated target languages, e.g. es")
     q.add_argument("--overwrite", action="store_true", help="replace translations made with other settings")
-    q.add_argument("--no-progress", action="store_true")
+    q.add_argument("--no-progress", action="store_true", help="no progress bars (default: shown)")
     declared, unavailable = collect_options(GENERATORS, PLUGIN_OPTIONS, base={RUNNER: [BATCH_SIZE]},
                                             reserved=taken_flags(q))
     translators = {name: options for name, options in declared.items()
@@ -128,12 +128,12 @@ def add_parser(sub: Any) -> None:
                                              "per-language topics, answers for R@kt")
     q.add_argument("--corpus", required=True, help="passages in DPR's TSV (id, text, title), e.g. psgs_w100.tsv")
     q.add_argument("--dev", required=True, help="xor_dev_retrieve_eng_span*.jsonl {id, lang, question, answers}")
-    q.add_argument("--output", required=True)
+    q.add_argument("--output", required=True, help="dataset dir to write")
     q.add_argument("--shards", type=int, default=None,
                    help="also write the corpus in N contiguous slices (the ranges of xqg generate --shard I/N)")
     q.add_argument("--generated", nargs="+", default=(), metavar="FILE_OR_DIR",
                    help="released generations (JSONL rows {docid, generated_queries}, e.g. the data/ dir of "
-                        "ielab/xor-tydi-xqg-augmented), re-cut into the same slices under generated/")
+                        "ielab/xor-tydi-xqg-augmented), re-cut into the same slices under generated/ (default: none)")
     q.set_defaults(func=cmd_xor_tydi)
     q = datasets.add_parser("combine", help="one retrieval set from several converted ones (harder corpus)")
     q.add_argument("--inputs", nargs="+", required=True, help="dataset dirs made by xqg data xquad / mlqa")

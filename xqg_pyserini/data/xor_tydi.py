@@ -31,7 +31,6 @@ import json
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
-from xqg_pyserini.data.layout import _publish
 from xqg_pyserini.errors import InputError
 from xqg_pyserini.generate.run import MANIFEST_FILE, SHARD_FILE, shard_range
 from xqg_pyserini.io.answers import read_answers
@@ -118,7 +117,7 @@ def convert_xor_tydi(corpus_tsv: str | Path, dev: str | Path, output: str | Path
     answers = [row for _, row in read_jsonl(dev)]
     stats: dict[str, Any] = {"dataset": "xor-tydi", "command": command,
                              "sources": {"corpus": str(corpus_tsv.resolve()), "dev": str(dev.resolve())}}
-    with atomic_dir(output) as tmp:
+    with atomic_dir(output, marker="stats.json", what="converted dataset") as tmp:
         hashed: list[str] = []
         docids = _write_corpus(iter_dpr_passages(corpus_tsv, hashed), tmp / "corpus.jsonl", keep_ids=bool(generated))
         stats["passages"] = len(docids) if isinstance(docids, list) else docids
@@ -149,7 +148,6 @@ def convert_xor_tydi(corpus_tsv: str | Path, dev: str | Path, output: str | Path
             stats["generated"] = _split_generated(generated, shard_of, tmp / "generated", count, stats["shards"])
         (tmp / "stats.json").write_text(json.dumps(stats, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         (tmp / "README.md").write_text(_readme(stats), encoding="utf-8")
-        _publish(tmp)
     return stats
 
 

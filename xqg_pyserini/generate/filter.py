@@ -38,7 +38,6 @@ from typing import Any, Hashable, Sequence
 
 import numpy as np
 
-from xqg_pyserini.data.layout import _publish  # ordinary permissions for a dir made by atomic_dir
 from xqg_pyserini.errors import InputError
 from xqg_pyserini.generate.run import MANIFEST_FILE, SHARD_FILE
 from xqg_pyserini.io.atomic import atomic_dir
@@ -253,7 +252,6 @@ def _write(generated: Path, output: Path, texts: Sequence[GeneratedText], scores
             (tmp / MANIFEST_FILE.format(index=index, count=len(files))).write_text(
                 json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
             written.append(manifest)
-        _publish(tmp)
     return written[0]
 
 

@@ -76,9 +76,9 @@ def add_parser(sub: Any) -> None:
                    help="with --scorer cross-encoder: its HF name or local dir (--batch-size, --device, "
                         "--max-length and --dtype apply to it)")
     p.add_argument("--generated-field", choices=FIELDS, default=QUERIES_FIELD,
-                   help="generated_passages: translated passages, scored on the passage side")
+                   help="which texts: generated_queries, or generated_passages (translated passages, scored on the passage side) (default: %(default)s)")
     p.add_argument("--passage-template", default=DEFAULT_PASSAGE_TEMPLATE,
                    help="how a passage becomes text (default: %(default)r)")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars (default: shown)")
     add_encoder_flags(p)
     p.set_defaults(func=cmd_filter)
