@@ -55,7 +55,7 @@ def experiment(tmp_path_factory, tiny_xlmr):
     tmp = tmp_path_factory.mktemp("grid-arms")
     add_machine_arm(make_dataset(tmp / "data"))
     config = write_config(tmp, tiny_xlmr, grid=GRID, extra_orders={"seeds": [1, 2]}, uniform={"seed": 5},
-                          controls={"seed": 9}, tune=["tuned"], save_indexes=False,
+                          controls={"seed": 9}, tune=["tuned"], save_indexes=False, compress_runs=True,
                           alignment={"tags": [f"qg-a{ALPHA:g}-n{N}u-L6", "pg-a0.3-Les-mean"]},
                           significance={"permutations": 200, "bootstrap": 200, "cluster_by": "question",
                                         "correction": "holm"})
@@ -79,14 +79,14 @@ def test_uniform_counts_draw_n_per_passage_and_language(experiment):
     recorded = read_generated(tmp / "out" / "sources" / "qg-fold-0@uniform.jsonl")
     assert len(recorded) == len(drawn.keys)
     # nested: n = 1 uses the first of the n drawn texts
-    record = json.loads((tmp / "out" / "runs" / "qg-a0.01-n1u-L6.trec.json").read_text("utf-8"))
+    record = json.loads((tmp / "out" / "runs" / "qg-a0.01-n1u-L6.trec.gz.json").read_text("utf-8"))
     assert record["counts"] == "uniform" and record["uniform_seed"] == 5 and record["sources"][0] == [source]
 
 
 def test_sum_is_mean_at_the_equivalent_alpha_with_uniform_counts(experiment):
     tmp, _, _ = experiment
-    summed = read_run(tmp / "out" / "runs" / f"qg-a{ALPHA:g}-n{N}u-L6.trec")
-    mean = read_run(tmp / "out" / "runs" / f"qg-a{EQUIVALENT:g}-n{N}u-L6-mean.trec")
+    summed = read_run(tmp / "out" / "runs" / f"qg-a{ALPHA:g}-n{N}u-L6.trec.gz")
+    mean = read_run(tmp / "out" / "runs" / f"qg-a{EQUIVALENT:g}-n{N}u-L6-mean.trec.gz")
     assert set(summed) == set(mean)
     same = sum([d for d, _ in summed[q]] == [d for d, _ in mean[q]] for q in summed)
     assert same >= 0.99 * len(summed)  # identical rankings up to float ties
@@ -126,20 +126,20 @@ def test_per_point_options_are_recorded(experiment):
     base = f"qg-a0.3-n{exp.grid.max_per_lang}-L1"
     for tag, expected in ((base, ("keep", False)), (f"{base}-scale", ("scale", False)),
                           (f"{base}-renorm", ("keep", True)), (f"{base}-scale-renorm", ("scale", True))):
-        record = json.loads((tmp / "out" / "runs" / f"{tag}.trec.json").read_text("utf-8"))
+        record = json.loads((tmp / "out" / "runs" / f"{tag}.trec.gz.json").read_text("utf-8"))
         assert (record["unaugmented"], record["renorm"]) == expected, tag
 
 
 def test_tuned_runs_choose_on_dev_folds_and_report_held_out(experiment):
     tmp, exp, summary = experiment
     scores = json.loads((tmp / "out" / "scores.json").read_text("utf-8"))
-    record = json.loads((tmp / "out" / "runs" / "tuned-tuned-qg.trec.json").read_text("utf-8"))
+    record = json.loads((tmp / "out" / "runs" / "tuned-tuned-qg.trec.gz.json").read_text("utf-8"))
     candidates = [t for t in exp.grid.sweeps["tuned"] if t.startswith("qg-")]
-    runs = {t: read_run(tmp / "out" / "runs" / f"{t}.trec") for t in candidates}
+    runs = {t: read_run(tmp / "out" / "runs" / f"{t}.trec.gz") for t in candidates}
     qrels = exp.data.qrels
     def rr(run, qid):
         return next((1 / r for r, (d, _) in enumerate(run[qid][:10], 1) if qrels[qid].get(d, 0) > 0), 0.0)
-    tuned = read_run(tmp / "out" / "runs" / "tuned-tuned-qg.trec")
+    tuned = read_run(tmp / "out" / "runs" / "tuned-tuned-qg.trec.gz")
     for fold in exp.data.folds:
         dev = [q for q in exp.data.topics if exp.data.fold_of_topic[q] != fold]
         best = max(candidates, key=lambda t: sum(rr(runs[t], q) for q in dev))

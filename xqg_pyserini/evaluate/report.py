@@ -32,6 +32,8 @@ RUN_SUFFIXES = (".trec", ".txt", ".run", ".json")
 def run_name(path: str | Path) -> str:
     """A run's name in tables: its file name without the .trec/.txt/.run/.json suffix."""
     path = Path(path)
+    if path.suffix == ".gz":
+        path = path.with_suffix("")
     return path.stem if path.suffix in RUN_SUFFIXES else path.name
 
 

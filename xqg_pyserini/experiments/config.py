@@ -33,6 +33,7 @@ relative to the config file's directory. The schema, with defaults::
     controls: {seed: 11}               # the permutations of `control: shuffle | random` sweeps
     tune: []                           # sweeps whose settings are chosen on dev folds (see experiments/tuning.py)
     hits: 100
+    compress_runs: false               # true: runs/TAG.trec.gz (13k topics x 100 hits is ~80 MB a run)
     threads: 1                         # FAISS search threads
     metrics: [MRR@10, R@100, R@2kt, R@5kt]
     select_metric: null                # picks the best configuration; default: the first metric
@@ -100,6 +101,7 @@ _TOP = {
     "controls": "{seed: N}: the permutations of control sweeps",
     "tune": "sweeps whose alpha/fusion/... are chosen on dev folds and reported on held-out topics",
     "hits": "passages retrieved per query",
+    "compress_runs": "write runs gzip-compressed (runs/TAG.trec.gz)",
     "threads": "FAISS search threads",
     "metrics": "ir-measures names and R@kt",
     "select_metric": "metric choosing the best configuration",
@@ -176,6 +178,7 @@ def parse_config(raw: Any, path: str | Path, text: str = "") -> ExperimentConfig
     config.uniform_seed = _seeds(c, raw.get("uniform"), "uniform", many=False) or config.uniform_seed
     config.control_seed = _seeds(c, raw.get("controls"), "controls", many=False) or config.control_seed
     config.hits = c.integer(raw.get("hits", 100), "hits", minimum=1)
+    config.compress_runs = bool(c.boolean(raw.get("compress_runs", False), "compress_runs"))
     config.threads = c.integer(raw.get("threads", 1), "threads", minimum=1)
 
     metrics = c.string_list(raw.get("metrics", list(DEFAULT_METRICS)), "metrics", optional=False)
@@ -314,7 +317,8 @@ def resolved(config: ExperimentConfig) -> dict[str, Any]:
         "lang_order": config.lang_order if config.lang_order_seed is None else {"seed": config.lang_order_seed},
         "fusion": config.fusion, "unaugmented": config.unaugmented, "renorm": config.renorm,
         "extra_orders": list(config.extra_orders), "uniform_seed": config.uniform_seed,
-        "control_seed": config.control_seed, "tune": config.tune, "hits": config.hits, "threads": config.threads,
+        "control_seed": config.control_seed, "tune": config.tune, "hits": config.hits,
+        "compress_runs": config.compress_runs, "threads": config.threads,
         "metrics": config.metrics, "select_metric": config.select_metric,
         "reference": {"alpha": config.reference.alpha, "per_lang": config.reference.per_lang or "all",
                       "num_langs": config.reference.num_langs or "all"},

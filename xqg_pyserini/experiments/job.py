@@ -268,13 +268,17 @@ class Job:
             return score("ceiling", run, rkt, self._judgements or Judgements(
                 qrels=self.data.qrels, answers=self.data.answers, corpus=self.data.passages))
 
+    def run_path(self, tag: str) -> Path:
+        """Where a run is written: ``runs/{tag}.trec``, gzip-compressed (``.trec.gz``) with ``compress_runs``."""
+        return self.output / "runs" / (f"{tag}.trec.gz" if self.config.compress_runs else f"{tag}.trec")
+
     def run_point(self, point: GridPoint, sweeps: list[str], timings: dict[str, float]) -> RunResult:
         """Search, write the run and its provenance, score; times added to ``timings``."""
         started = time.time()
         run = self.search_point(point)
         if list(run) != self.qids:
             raise RuntimeError(f"run {point.tag} does not rank every topic exactly once")
-        path = self.output / "runs" / f"{point.tag}.trec"
+        path = self.run_path(point.tag)
         write_run(run, path, tag=point.tag)
         self._write_run_provenance(path, point)
         timings["search"] += time.time() - started
@@ -313,7 +317,7 @@ class Job:
         run = {qid: merged[qid] for qid in self.qids if qid in merged}
         if list(run) != self.qids:
             raise RuntimeError(f"{tuned.tag} does not rank every topic exactly once")
-        path = self.output / "runs" / f"{tuned.tag}.trec"
+        path = self.run_path(tuned.tag)
         write_run(run, path, tag=tuned.tag)
         write_provenance(f"{path}.json", {
             "kind": "xqg-experiment-tuned-run", "experiment": self.config.name, "tag": tuned.tag,

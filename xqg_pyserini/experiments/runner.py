@@ -95,8 +95,8 @@ class Experiment:
             self._tune()
         self.timings["search"] = round(self.timings["search"], 2)
         self.timings["evaluate"] = round(self.timings["evaluate"], 2)
-        _prune(out / "runs", {f"{tag}.trec" for tag in self.results} | {f"{tag}.trec.json" for tag in self.results},
-               ("*.trec", "*.trec.json"))
+        written = {r.path.name for r in self.results.values()}
+        _prune(out / "runs", written | {f"{name}.json" for name in written}, ("*.trec", "*.trec.gz", "*.json"))
         if self.data.answers is not None and len(self.data.answers) < len(self.job.qids):
             self.notes.append(f"{len(self.job.qids) - len(self.data.answers)} of {len(self.job.qids)} topics have no "
                               "answers entry and are left out of R@kt (as the official script does).")

@@ -126,6 +126,7 @@ class ExperimentConfig:
     control_seed: int = 11  # permutations of the shuffle / random controls
     tune: list[str] = field(default_factory=list)  # sweeps whose settings are chosen on dev folds
     hits: int = 100
+    compress_runs: bool = False  # write runs/{tag}.trec.gz
     threads: int = 1
     metrics: list[str] = field(default_factory=lambda: list(DEFAULT_METRICS))
     select_metric: str = ""

@@ -1,7 +1,11 @@
-"""TREC run files: ``qid Q0 docid rank score tag``, scores as Pyserini writes them."""
+"""TREC run files: ``qid Q0 docid rank score tag``, scores as Pyserini writes them.
+
+A run whose file name ends in ``.gz`` is written and read gzip-compressed (``zcat`` gives the TREC
+file; ir-measures and ranx read it as it is)."""
 
 from __future__ import annotations
 
+import gzip
 import math
 from pathlib import Path
 
@@ -27,10 +31,16 @@ def is_run_file(path: str | Path) -> bool:
 def write_run(run: Run, path: str | Path, tag: str) -> None:
     if not tag or any(c.isspace() for c in tag):
         raise InputError(f"run tag {tag!r} must be one non-empty word")
-    with atomic_file(path, same_kind=is_run_file, what="TREC run") as out:
-        for qid, hits in run.items():
-            for rank, (docid, score) in enumerate(hits, start=1):
-                out.write(f"{qid} Q0 {docid} {rank} {score:.6f} {tag}\n")
+    lines = (f"{qid} Q0 {docid} {rank} {score:.6f} {tag}\n" for qid, hits in run.items()
+             for rank, (docid, score) in enumerate(hits, start=1))
+    if Path(path).suffix != ".gz":
+        with atomic_file(path, same_kind=is_run_file, what="TREC run") as out:
+            out.writelines(lines)
+        return
+    with atomic_file(path, "wb", same_kind=is_run_file, what="TREC run") as raw:
+        # no name, mtime 0: the same run gives the same bytes
+        with gzip.GzipFile(filename="", fileobj=raw, mode="wb", compresslevel=6, mtime=0) as out:
+            out.write("".join(lines).encode("utf-8"))
 
 
 def read_run(path: str | Path) -> Run:

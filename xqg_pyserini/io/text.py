@@ -1,9 +1,10 @@
 """Reading user text files as UTF-8: bytes that are not UTF-8 are an InputError naming the file,
 line and column, and a leading byte-order mark (which Windows editors add) is dropped, so it never
-becomes part of the first id."""
+becomes part of the first id. A file whose name ends in ``.gz`` is read through gzip."""
 
 from __future__ import annotations
 
+import gzip
 import re
 from pathlib import Path
 from typing import Iterator
@@ -27,13 +28,20 @@ def text_lines(path: str | Path) -> Iterator[tuple[int, str]]:
     path = Path(path)
     if not path.is_file():
         raise InputError("file not found", path=path)
-    with open(path, encoding="utf-8", errors="surrogateescape") as handle:
+    with open_text(path) as handle:
         for number, line in enumerate(handle, start=1):
             if number == 1 and line.startswith(BOM):
                 line = line[1:]
             if _ESCAPED.search(line):
                 raise _not_utf8(line, path, number)
             yield number, line
+
+
+def open_text(path: Path):
+    """A text handle on ``path`` (gzip-decompressed for ``.gz``), undecodable bytes kept as surrogates."""
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8", errors="surrogateescape")
+    return open(path, encoding="utf-8", errors="surrogateescape")
 
 
 def read_text(path: str | Path) -> str:
@@ -51,6 +59,10 @@ def read_text(path: str | Path) -> str:
 
 def first_line(path: str | Path, limit: int = 1 << 16) -> str:
     """The first non-blank line of a file (at most ``limit`` bytes read), for recognizing formats."""
-    with open(path, "rb") as handle:
-        head = handle.read(limit).decode("utf-8", errors="replace")
+    opener = gzip.open if Path(path).suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as handle:
+            head = handle.read(limit).decode("utf-8", errors="replace")
+    except (OSError, EOFError):  # not gzip after all, or truncated: not a file of the kind asked about
+        return ""
     return next((line for line in head.removeprefix(BOM).split("\n") if line.strip()), "")
