@@ -47,6 +47,8 @@ GRID = {
     "options": {"arms": ["qg"], "unaugmented": ["keep", "scale"], "renorm": [False, True], "alphas": [0.3],
                 "num_langs": [1]},
     "tuned": {"arms": ["qg", "pg"], "alphas": [0.03, 0.1, 0.3, 0.6], "fusion": ["sum", "mean"]},
+    "filtered": {"arms": ["qg", "pg"], "filter": [False, True], "counts": "uniform", "per_lang": [N],
+                 "alphas": [0.3], "fusion": "mean"},
 }
 
 
@@ -55,7 +57,7 @@ def experiment(tmp_path_factory, tiny_xlmr):
     tmp = tmp_path_factory.mktemp("grid-arms")
     add_machine_arm(make_dataset(tmp / "data"))
     config = write_config(tmp, tiny_xlmr, grid=GRID, extra_orders={"seeds": [1, 2]}, uniform={"seed": 5},
-                          controls={"seed": 9}, tune=["tuned"], save_indexes=False, compress_runs=True,
+                          controls={"seed": 9}, filter={"keep_top": 50}, tune=["tuned"], save_indexes=False, compress_runs=True,
                           alignment={"tags": [f"qg-a{ALPHA:g}-n{N}u-L6", "pg-a0.3-Les-mean"]},
                           significance={"permutations": 200, "bootstrap": 200, "cluster_by": "question",
                                         "correction": "holm"})
@@ -121,6 +123,27 @@ def test_controls_keep_or_break_coverage(experiment):
     assert {f"qg-a0.3-n{n}-L6-mean-shuffle", f"qg-a0.3-n{n}-L6-mean-random"} <= set(exp.grid.points)
 
 
+def test_filtered_sources_keep_the_texts_closest_to_their_passage(experiment):
+    tmp, exp, _ = experiment
+    base, kept = exp.job.generated("qg/fold-0"), exp.job.generated("qg/fold-0:filter")
+    rows = {docid: row for row, docid in enumerate(exp.job.docids)}
+    unit = lambda v: v / np.linalg.norm(v, axis=-1, keepdims=True)
+    cosines = [float(unit(base.vectors[i]) @ unit(exp.job.passage_vectors[rows[d]])) for i, (d, _, _) in
+               enumerate(base.keys)]
+    for lang in {lang for _, lang, _ in base.keys}:
+        mine = sorted((c, -i) for i, (c, (_, l, _)) in enumerate(zip(cosines, base.keys)) if l == lang)
+        wanted = {base.keys[-i] for _, i in mine[len(mine) - -(-len(mine) * 50 // 100):]}  # best ceil(50%), ties: earlier
+        assert {k for k in kept.keys if k[1] == lang} == wanted, lang
+    points = {t: p for t, p in exp.grid.points.items() if p.filtered}
+    assert set(points) == {f"qg-a0.3-n{N}u-L6-mean-f50", "pg-a0.3-L6-mean-f50"}
+    assert exp.grid.fusion_inputs(points[f"qg-a0.3-n{N}u-L6-mean-f50"], 1).sources == ("qg/fold-1:filter:uniform",)
+    assert exp.grid.fusion_inputs(points["pg-a0.3-L6-mean-f50"], None).sources == ("pg:filter",)
+    record = json.loads((tmp / "out" / "runs" / "pg-a0.3-L6-mean-f50.trec.gz.json").read_text("utf-8"))
+    assert record["filter"] == {"keep_top": 50.0, "scope": "lang"}
+    drawn = read_generated(tmp / "out" / "sources" / "qg-fold-1@filter@uniform.jsonl")
+    assert {(t.docid, t.lang) for t in drawn} <= {(d, l) for d, l, _ in exp.job.generated("qg/fold-1:filter").keys}
+
+
 def test_per_point_options_are_recorded(experiment):
     tmp, exp, _ = experiment
     base = f"qg-a0.3-n{exp.grid.max_per_lang}-L1"
@@ -165,6 +188,7 @@ def test_bad_grid_settings_are_named(tmp_path):
         ({"a": {"arms": ["qg"], "langs": ["xx"]}}, "'xx' is not a target language"),
         ({"a": {"arms": ["qg"], "langs": ["es"], "num_langs": [1]}}, "give langs or num_langs, not both"),
         ({"a": {"arms": ["qg"], "control": ["swap"]}}, "must be one of none, shuffle, random"),
+        ({"a": {"arms": ["qg"], "filter": ["yes"]}}, "grid.a.filter"),
     ):
         config = write_config(tmp_path, Path("unused"), grid=grid, alignment=None)
         with pytest.raises(InputError, match=message):

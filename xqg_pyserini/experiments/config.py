@@ -31,6 +31,7 @@ relative to the config file's directory. The schema, with defaults::
     extra_orders: {seeds: [1, 2, 3]}   # more random language orders, for sweeps with `orders: all`
     uniform: {seed: 7}                 # the draws of sweeps with `counts: uniform`
     controls: {seed: 11}               # the permutations of `control: shuffle | random` sweeps
+    filter: {keep_top: 70, scope: lang}   # the rule of `filter: true` sweeps (xqg filter's, dual-encoder cosine)
     tune: []                           # sweeps whose settings are chosen on dev folds (see experiments/tuning.py)
     hits: 100
     compress_runs: false               # true: runs/TAG.trec.gz (13k topics x 100 hits is ~80 MB a run)
@@ -69,8 +70,8 @@ from xqg_pyserini.experiments.checks import Checker
 from xqg_pyserini.experiments.sweeps import parse_sweeps
 from xqg_pyserini.index.fusion import FUSIONS, UNAUGMENTED
 from xqg_pyserini.experiments.settings import (  # noqa: F401 (ExperimentConfig and the settings: the API)
-    ALL, ARMS, DEFAULT_METRICS, AlignmentSettings, EncoderSettings, ExperimentConfig, Reference,
-    Sweep)  # noqa: F401
+    ALL, ARMS, DEFAULT_METRICS, AlignmentSettings, EncoderSettings, ExperimentConfig, FilterSettings,
+    Reference, Sweep)  # noqa: F401
 from xqg_pyserini.evaluate.significance import CLUSTER_RULES, CORRECTIONS, SignificanceSettings
 
 _LANG = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -99,6 +100,7 @@ _TOP = {
     "extra_orders": "{seeds: [...]}: more random language orders, for sweeps with orders: all",
     "uniform": "{seed: N}: the draws of sweeps with counts: uniform",
     "controls": "{seed: N}: the permutations of control sweeps",
+    "filter": "{keep_top: P, scope: lang|all|passage}: the rule of filter sweeps",
     "tune": "sweeps whose alpha/fusion/... are chosen on dev folds and reported on held-out topics",
     "hits": "passages retrieved per query",
     "compress_runs": "write runs gzip-compressed (runs/TAG.trec.gz)",
@@ -121,6 +123,7 @@ _SIGNIFICANCE = {"permutations": "", "seed": "", "correction": "", "level": "",
 _PLOTS = {"metrics": ""}
 _ALIGNMENT = {"arm": "", "alpha": "", "per_lang": "", "num_langs": "", "fusion": "", "tags": "grid points by tag"}
 _LANG_ORDER = {"seed": ""}
+_FILTER = {"keep_top": "percent of each group's texts kept", "scope": "lang, all or passage"}
 
 
 def load_config(path: str | Path) -> ExperimentConfig:
@@ -177,6 +180,7 @@ def parse_config(raw: Any, path: str | Path, text: str = "") -> ExperimentConfig
     config.extra_orders = _seeds(c, raw.get("extra_orders"), "extra_orders", many=True)
     config.uniform_seed = _seeds(c, raw.get("uniform"), "uniform", many=False) or config.uniform_seed
     config.control_seed = _seeds(c, raw.get("controls"), "controls", many=False) or config.control_seed
+    config.filter = _filter(c, raw.get("filter"))
     config.hits = c.integer(raw.get("hits", 100), "hits", minimum=1)
     config.compress_runs = bool(c.boolean(raw.get("compress_runs", False), "compress_runs"))
     config.threads = c.integer(raw.get("threads", 1), "threads", minimum=1)
@@ -262,6 +266,18 @@ def _seeds(c: Checker, raw: Any, key: str, many: bool):
     return tuple(dict.fromkeys(c.integer(v, f"{key}.seeds[{i}]", minimum=0) for i, v in enumerate(values)))
 
 
+def _filter(c: Checker, raw: Any) -> FilterSettings:
+    from xqg_pyserini.generate.filter import SCOPES
+
+    raw = c.mapping(raw if raw is not None else {}, "filter", _FILTER)
+    d = FilterSettings()
+    keep_top = c.number(raw.get("keep_top", d.keep_top), "filter.keep_top", 0.0, 100.0)
+    if keep_top == 0:
+        raise c.fail("filter.keep_top", "must be more than 0 (percent of the texts kept)")
+    return FilterSettings(keep_top=float(keep_top),
+                          scope=c.string(raw.get("scope", d.scope), "filter.scope", choices=SCOPES))
+
+
 def _significance(c: Checker, raw: Any) -> SignificanceSettings:
     raw = c.mapping(raw if raw is not None else {}, "significance", _SIGNIFICANCE)
     d = SignificanceSettings()
@@ -317,7 +333,8 @@ def resolved(config: ExperimentConfig) -> dict[str, Any]:
         "lang_order": config.lang_order if config.lang_order_seed is None else {"seed": config.lang_order_seed},
         "fusion": config.fusion, "unaugmented": config.unaugmented, "renorm": config.renorm,
         "extra_orders": list(config.extra_orders), "uniform_seed": config.uniform_seed,
-        "control_seed": config.control_seed, "tune": config.tune, "hits": config.hits,
+        "control_seed": config.control_seed, "filter": vars(config.filter).copy(), "tune": config.tune,
+        "hits": config.hits,
         "compress_runs": config.compress_runs, "threads": config.threads,
         "metrics": config.metrics, "select_metric": config.select_metric,
         "reference": {"alpha": config.reference.alpha, "per_lang": config.reference.per_lang or "all",
@@ -329,7 +346,7 @@ def resolved(config: ExperimentConfig) -> dict[str, Any]:
                           **({"langs": list(s.langs)} if s.langs else {}),
                           "counts": s.counts, "orders": s.orders, "control": list(s.controls),
                           "unaugmented": list(s.unaugmented) or [config.unaugmented],
-                          "renorm": list(s.renorm) or [config.renorm]}
+                          "renorm": list(s.renorm) or [config.renorm], "filter": list(s.filters) or [False]}
                  for s in config.grid},
         "significance": vars(config.significance).copy(),
         "plots": {"metrics": config.plot_metrics},

@@ -41,6 +41,7 @@ class GridPoint:
     langs: tuple[str, ...] | None = None  # an explicit language subset (instead of the first num_langs)
     unaugmented: str = "keep"
     renorm: bool = False
+    filtered: bool = False  # generated texts filtered first (the config's filter rule)
 
     @property
     def tag(self) -> str:
@@ -76,7 +77,8 @@ class FusionInputs:
     """What fuses for one point and fold: generated sources (in order), α, fusion, languages, count.
 
     A source is ``qg/fold-{f}``, ``mt-qg/fold-{f}``, ``pg`` or ``mt-pg``, optionally modified:
-    ``:uniform`` (n drawn per passage and language), ``:shuffle`` / ``:random`` (the controls).
+    ``:filter`` (the config's filter rule, applied first), ``:uniform`` (n drawn per passage and
+    language), ``:shuffle`` / ``:random`` (the controls).
     """
 
     sources: tuple[str, ...]
@@ -155,18 +157,19 @@ class Grid:
             if arm == PLAIN:
                 points.append(GridPoint(PLAIN))
                 continue
-            for fusion, alpha, per_lang, n, order, control, unaugmented, renorm in itertools.product(
+            for fusion, alpha, per_lang, n, order, control, unaugmented, renorm, filtered in itertools.product(
                     sweep.fusions or (config.fusion,), sweep.alphas or (config.reference.alpha,), per_langs,
                     [None] if sweep.langs else nums, orders, sweep.controls, sweep.unaugmented or (config.unaugmented,),
-                    sweep.renorm or (config.renorm,)):
+                    sweep.renorm or (config.renorm,), sweep.filters or (False,)):
                 points.append(self.point(arm, alpha, per_lang, n, fusion, counts=sweep.counts, order=order,
-                                         control=control, langs=sweep.langs, unaugmented=unaugmented, renorm=renorm))
+                                         control=control, langs=sweep.langs, unaugmented=unaugmented, renorm=renorm,
+                                         filtered=filtered))
         return points
 
     def point(self, arm: str, alpha: float, per_lang: int | None, num_langs: int | None,
               fusion: str | None = None, *, counts: str = "as-is", order: int | None = None, control: str = "none",
               langs: tuple[str, ...] | None = None, unaugmented: str | None = None,
-              renorm: bool | None = None) -> GridPoint:
+              renorm: bool | None = None, filtered: bool = False) -> GridPoint:
         """A grid point with ``all``/None resolved: per_lang to the most queries any passage has per language
         (uniform counts take it as given: n texts are drawn with replacement)."""
         config = self.config
@@ -184,10 +187,12 @@ class Grid:
         if order is not None and (langs or set(self.orders.get(order, self.lang_order)[:n]) == set(self.lang_order[:n])):
             order = None  # the same languages as the reference order (e.g. all of them): the same point
         marks = [fusion if fusion != config.fusion else "", unaugmented if unaugmented != config.unaugmented else "",
-                 ("renorm" if renorm else "ip") if renorm != config.renorm else "", control if control != "none" else ""]
+                 ("renorm" if renorm else "ip") if renorm != config.renorm else "", control if control != "none" else "",
+                 f"f{config.filter.keep_top:g}" if filtered else ""]
         return GridPoint(arm, float(alpha), per_lang, n, fusion, "-".join(m for m in marks if m), counts=counts,
                          order=order if order in self.orders and order is not None else None, control=control,
-                         langs=tuple(langs) if langs else None, unaugmented=unaugmented, renorm=renorm)
+                         langs=tuple(langs) if langs else None, unaugmented=unaugmented, renorm=renorm,
+                         filtered=filtered)
 
     def reference_point(self, arm: str, fusion: str | None = None) -> GridPoint:
         ref = self.config.reference
@@ -226,13 +231,14 @@ class Grid:
         """The generated sources fused for (point, fold); None for the plain baseline."""
         if point.arm == PLAIN:
             return None
-        modifiers = (":uniform" if point.counts == "uniform" else "", f":{point.control}" if point.control != "none"
-                     else "")
+        filtered = ":filter" if point.filtered else ""
+        control = f":{point.control}" if point.control != "none" else ""
         sources = []
         if point.uses_qg:
-            sources.append(qg_source(fold, point.arm) + modifiers[0] + modifiers[1])
+            sources.append(qg_source(fold, point.arm) + filtered + (":uniform" if point.counts == "uniform" else "")
+                           + control)
         if point.uses_pg:
-            sources.append(("mt-pg" if point.arm == "mt-pg" else "pg") + modifiers[1])
+            sources.append(("mt-pg" if point.arm == "mt-pg" else "pg") + filtered + control)
         return FusionInputs(tuple(sources), point.alpha, point.fusion, tuple(self.langs_of(point)), point.per_lang,
                             point.unaugmented, point.renorm)
 

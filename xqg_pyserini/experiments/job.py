@@ -28,7 +28,8 @@ from xqg_pyserini.experiments.cache import TextCache, write_derived_store
 from xqg_pyserini.experiments.config import ExperimentConfig
 from xqg_pyserini.experiments.dataset import PASSAGES_FIELD, QUERIES_FIELD, Dataset
 from xqg_pyserini.experiments.grid import PLAIN, Grid, GridPoint, qg_source
-from xqg_pyserini.experiments.sources import Generated, draws_rows, move_texts, split_source, uniform_draws
+from xqg_pyserini.experiments.sources import (Generated, draws_rows, filter_texts, move_texts, split_source,
+                                              uniform_draws)
 from xqg_pyserini.index.build import fuse_stores
 from xqg_pyserini.io.atomic import atomic_file
 from xqg_pyserini.io.runs import Run, read_run, write_run
@@ -161,11 +162,8 @@ class Job:
         if source not in self._generated:
             base, modifiers = split_source(source)
             if modifiers:
-                parent = self.generated(":".join([base, *modifiers[:-1]]))
-                last = modifiers[-1]
-                self._generated[source] = (uniform_draws(parent, self.uniform_n, self.config.uniform_seed, base)
-                                           if last == "uniform" else
-                                           move_texts(parent, last, self.docids, self.config.control_seed, base))
+                self._generated[source] = self._derived(self.generated(":".join([base, *modifiers[:-1]])),
+                                                        modifiers[-1], base)
             else:
                 texts, _ = self._base_texts(base)
                 cache = self.passage_cache if self._is_passages(base) else self.query_cache
@@ -173,6 +171,15 @@ class Job:
                 self._generated[source] = Generated([(t.docid, t.lang, t.rank) for t in texts], stripped,
                                                     cache.get(stripped))
         return self._generated[source]
+
+    def _derived(self, parent: Generated, modifier: str, base: str) -> Generated:
+        config = self.config
+        if modifier == "uniform":
+            return uniform_draws(parent, self.uniform_n, config.uniform_seed, base)
+        if modifier == "filter":
+            rows = {docid: row for row, docid in enumerate(self.docids)}
+            return filter_texts(parent, rows, self.passage_vectors, config.filter.keep_top, config.filter.scope)
+        return move_texts(parent, modifier, self.docids, config.control_seed, base)
 
     @staticmethod
     def _is_passages(base: str) -> bool:
@@ -199,6 +206,8 @@ class Job:
             if modifiers:
                 meta.update(modifiers=modifiers, uniform_seed=self.config.uniform_seed, uniform_n=self.uniform_n,
                             control_seed=self.config.control_seed)
+                if "filter" in modifiers:
+                    meta.update(filter={**vars(self.config.filter), "scorer": "dual (cosine of the fused vectors)"})
                 self._record_draws(source, generated, field_name)
             write_derived_store(path, keys, generated.vectors, meta)
             self.stores[source] = path
@@ -297,6 +306,7 @@ class Job:
             "unaugmented": point.unaugmented if point.arm != PLAIN else None,
             "renorm": point.renorm if point.arm != PLAIN else None, "counts": point.counts,
             "language_order": point.order, "control": point.control,
+            "filter": vars(self.config.filter).copy() if point.filtered else None,
             "sources": [list(self.grid.fusion_inputs(point, f).sources) for f in folds] if point.arm != PLAIN else [],
             "uniform_seed": self.config.uniform_seed if point.counts == "uniform" else None,
             "control_seed": self.config.control_seed if point.control != "none" else None,

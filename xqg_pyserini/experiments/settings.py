@@ -87,6 +87,15 @@ class Sweep:
     langs: tuple[str, ...] | None = None  # an explicit target-language subset instead of num_langs
     unaugmented: tuple[str, ...] = ()  # () = the top-level setting
     renorm: tuple[bool, ...] = ()
+    filters: tuple[bool, ...] = ()  # () = unfiltered; True: the config's filter rule (Doc2Query--) first
+
+
+@dataclass(frozen=True)
+class FilterSettings:
+    """The rule of ``filter: true`` sweeps (see :func:`~xqg_pyserini.experiments.sources.filter_texts`)."""
+
+    keep_top: float = 70.0  # percent of each group's texts kept, best cosine to their passage first
+    scope: str = "lang"  # the groups: xqg filter's --scope (lang, all, passage)
 
 
 @dataclass(frozen=True)
@@ -124,6 +133,7 @@ class ExperimentConfig:
     extra_orders: tuple[int, ...] = ()  # seeds of further random language orders (sweeps with orders: all)
     uniform_seed: int = 7  # draws of counts: uniform
     control_seed: int = 11  # permutations of the shuffle / random controls
+    filter: FilterSettings = field(default_factory=FilterSettings)
     tune: list[str] = field(default_factory=list)  # sweeps whose settings are chosen on dev folds
     hits: int = 100
     compress_runs: bool = False  # write runs/{tag}.trec.gz

@@ -12,6 +12,10 @@ translations). Modifiers derive new sources from a base one without encoding any
   covered passage (a random cyclic shift, so none keeps its own): coverage kept, content unrelated.
 * ``:random`` — the covered passages' texts are attached to as many passages drawn at random from
   the whole corpus: neither coverage nor content tied to the passage.
+* ``:filter`` — Doc2Query--: only the texts that score best against their own passage, by ``xqg
+  filter``'s rule (:func:`~xqg_pyserini.generate.filter.keep_mask`) and its default scorer, the
+  cosine of the text's and the passage's vectors (the vectors fused, so nothing is re-encoded).
+  It comes first, before ``:uniform`` draws from what is kept.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from typing import Sequence
 
 import numpy as np
 
-MODIFIERS = ("uniform", "shuffle", "random")
+MODIFIERS = ("filter", "uniform", "shuffle", "random")
 
 
 @dataclass
@@ -65,6 +69,23 @@ def uniform_draws(generated: Generated, n: int, seed: int, source: str) -> Gener
         rows += [pool[i] for i in drawn]
         keys += [(docid, lang, rank) for rank in range(n)]
     return Generated(keys, [generated.texts[r] for r in rows], generated.vectors[rows])
+
+
+def filter_texts(generated: Generated, passage_rows: dict[str, int], passage_vectors: np.ndarray,
+                 keep_top: float, scope: str) -> Generated:
+    """The texts kept by ``xqg filter --keep-top keep_top% --scope scope`` with the dual-encoder scorer."""
+    from xqg_pyserini.generate.filter import group_keys, keep_mask
+
+    if not generated.keys:
+        return generated
+    owners = passage_vectors[[passage_rows[docid] for docid, _, _ in generated.keys]].astype(np.float64)
+    texts = np.asarray(generated.vectors, dtype=np.float64)
+    tiny = np.finfo(np.float64).tiny
+    scores = np.einsum("ij,ij->i", texts, owners) / np.maximum(
+        np.linalg.norm(texts, axis=1) * np.linalg.norm(owners, axis=1), tiny)
+    groups = group_keys([d for d, _, _ in generated.keys], [lang for _, lang, _ in generated.keys], scope)
+    kept = np.flatnonzero(keep_mask(scores, groups, keep_top=keep_top))
+    return Generated([generated.keys[i] for i in kept], [generated.texts[i] for i in kept], generated.vectors[kept])
 
 
 def move_texts(generated: Generated, control: str, docids: Sequence[str], seed: int, source: str) -> Generated:

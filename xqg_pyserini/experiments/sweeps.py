@@ -14,6 +14,7 @@ A sweep's keys (all but ``arms`` optional; unset axes take the config's ``refere
                                          # random: attached to random passages (coverage controls)
     unaugmented: [keep, scale]           # default: the config's
     renorm: [false, true]                # default: the config's
+    filter: [false, true]                # true: texts filtered by the config's filter rule first (Doc2Query--)
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from xqg_pyserini.index.fusion import FUSIONS, UNAUGMENTED
 
 _SWEEP = {"arms": "the arms to run (qg, pg, qg+pg, mt-qg, mt-pg, plain)", "alphas": "", "per_lang": "",
           "num_langs": "", "langs": "an explicit target-language subset", "fusion": "", "counts": "as-is or uniform",
-          "orders": "reference or all", "control": "none, shuffle, random", "unaugmented": "", "renorm": ""}
+          "orders": "reference or all", "control": "none, shuffle, random", "unaugmented": "", "renorm": "",
+          "filter": "false, true: generated texts filtered first (the config's filter rule)"}
 _LANG = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
@@ -67,7 +69,8 @@ def _sweep(c: Checker, name: Any, spec: Any) -> Sweep:
                  controls=tuple(_choices(c, spec, "control", key, word(CONTROLS))) or ("none",),
                  langs=tuple(langs) if langs is not None else None,
                  unaugmented=tuple(_choices(c, spec, "unaugmented", key, word(UNAUGMENTED))),
-                 renorm=tuple(_choices(c, spec, "renorm", key, lambda v, where: c.boolean(v, where))))
+                 renorm=tuple(_choices(c, spec, "renorm", key, lambda v, where: c.boolean(v, where))),
+                 filters=tuple(_choices(c, spec, "filter", key, lambda v, where: bool(c.boolean(v, where)))))
 
 
 def _choices(c: Checker, spec: dict, name: str, key: str, parse) -> list:
