@@ -17,6 +17,7 @@ from xqg_pyserini.experiments import html as report_html
 from xqg_pyserini.generate import cli as generate_cli, filter_cli
 from xqg_pyserini.index import cli as index_cli
 from xqg_pyserini.index.fusion import FUSIONS, UNAUGMENTED
+from xqg_pyserini.index.passages import PASSAGES_HELP
 from xqg_pyserini.io.corpus import DEFAULT_PASSAGE_TEMPLATE
 from xqg_pyserini.io.generated import FIELDS, QUERIES_FIELD
 from xqg_pyserini.options import add_overwrite_flag, comma_list as _langs, numbers as _numbers
@@ -41,6 +42,10 @@ def cmd_index(args: argparse.Namespace) -> int:
                          index_type=args.index_type, hnsw_m=args.hnsw_m, ef_construction=args.ef_construction,
                          unaugmented=args.unaugmented, renorm=args.renorm)
     print(index_summary(record, args.output))
+    passages = record["passages"]
+    if not passages["encoder_recorded"] and record.get("generated"):
+        print(f"warning: {args.passages} ({passages['format']}) does not record its encoder, so only the dimension "
+              "was checked; the generated texts must have been encoded with the same model", file=sys.stderr)
     if record.get("uneven") and record["fusion"] == "sum" and record["alpha"] > 0:
         counts = record["texts_per_passage"]
         print(f"warning: augmented passages fuse between {counts['min']} and {counts['max']} generated texts; under "
@@ -223,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_dense_parsers(sub: Any) -> None:
     p = sub.add_parser("index", help="fuse generated-query vectors into passages and write a FAISS index")
-    p.add_argument("--passages", required=True, help="passage embedding store (xqg encode --kind passage)")
+    p.add_argument("--passages", required=True, help=PASSAGES_HELP)
     p.add_argument("--generated", action="append", default=None,
                    help="generated embedding store (xqg encode --kind generated); repeat to fuse several (QG+PG) "
                         "(default: none, the plain index)")

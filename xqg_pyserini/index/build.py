@@ -19,6 +19,7 @@ import numpy as np
 from xqg_pyserini.encode.base import encoder_differences
 from xqg_pyserini.errors import InputError
 from xqg_pyserini.index.fusion import fuse
+from xqg_pyserini.index.passages import read_passages
 from xqg_pyserini.io.atomic import atomic_dir
 from xqg_pyserini.io.embeddings import EmbeddingStore, check_finite, read_store
 from xqg_pyserini.io.generated import QUERIES_FIELD
@@ -48,8 +49,10 @@ def _read_generated(source: str | Path, pstore: EmbeddingStore) -> EmbeddingStor
     gstore = read_store(source, kind="generated")
     check_finite(np.asarray(gstore.vectors), [k.split("\t")[0] for k in gstore.ids], gstore.path / "embeddings.npy")
     # Generated queries are encoded on the query side: prefixes may differ, the vector space may not.
-    mismatch = encoder_differences(pstore.meta.get("encoder") or {}, gstore.meta.get("encoder") or {},
-                                   sides_may_differ=True)
+    # A Pyserini output that does not record its encoder can only be checked by dimension.
+    recorded = pstore.meta.get("encoder_recorded", True)
+    mismatch = recorded and encoder_differences(pstore.meta.get("encoder") or {}, gstore.meta.get("encoder") or {},
+                                                sides_may_differ=True)
     if mismatch:
         raise InputError(f"passages and generated texts were encoded differently ({', '.join(mismatch)})",
                          path=gstore.path)
@@ -70,11 +73,13 @@ def fuse_stores(passages: str | Path, generated: str | Path | Sequence[str | Pat
     if not 0 <= alpha <= 1:
         raise InputError(f"--alpha must be within [0, 1], got {alpha}")
     langs = sorted(set(langs)) if langs else None
-    pstore = read_store(passages, kind="passage")
+    pstore = read_passages(passages)
     check_finite(np.asarray(pstore.vectors), pstore.ids, pstore.path / "embeddings.npy")
     record: dict[str, Any] = {
         "kind": INDEX_KIND,
-        "passages": {"path": str(pstore.path.resolve()), "count": len(pstore.ids), "input": pstore.meta.get("input")},
+        "passages": {"path": str(pstore.path.resolve()), "count": len(pstore.ids), "input": pstore.meta.get("input"),
+                     "format": pstore.meta.get("format", "xqg-store"),
+                     "encoder_recorded": pstore.meta.get("encoder_recorded", True)},
         "encoder": pstore.meta.get("encoder"),
         "dim": pstore.dim,
         "alpha": alpha,
@@ -83,6 +88,8 @@ def fuse_stores(passages: str | Path, generated: str | Path | Sequence[str | Pat
         "renorm": renorm,
     }
     stores = [_read_generated(source, pstore) for source in _generated_sources(generated)]
+    if stores and not record["encoder"]:  # the generated side's encoder, which must be the passages' too
+        record["encoder"] = stores[0].meta.get("encoder")
     if not stores:
         vectors = np.array(pstore.vectors, dtype=np.float32)
         record.update(alpha=0.0, generated=None, langs=[], per_lang=per_lang, queries_used=0, passages_augmented=0,

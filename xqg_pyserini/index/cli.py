@@ -8,6 +8,7 @@ from typing import Any
 
 from xqg_pyserini.encode.cli import add_encoder_flags, make_encoder
 from xqg_pyserini.errors import InputError
+from xqg_pyserini.index.passages import PASSAGES_HELP, read_passages
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
@@ -35,7 +36,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     settings = SignificanceSettings(permutations=args.permutations, seed=args.seed, cluster_by=args.cluster_by,
                                     bootstrap=args.bootstrap)
     cluster_function(settings)
-    passages = read_store(args.passages, kind="passage")  # a bad store fails before any encoding
+    passages = read_passages(args.passages)  # bad passages fail before any encoding
     if args.encoded_queries:
         vectors = query_vectors(read_store(args.encoded_queries, kind="query"), topics)
     else:
@@ -81,7 +82,7 @@ def add_parser(sub: Any) -> None:
                        description="Cross-validates fusion settings on your topics: folds keep the translations of "
                                    "a question together; each fold's setting is chosen on the other folds. Prints "
                                    "the held-out estimate against plain with a 95% interval.")
-    p.add_argument("--passages", required=True, help="passage embedding store")
+    p.add_argument("--passages", required=True, help=PASSAGES_HELP)
     p.add_argument("--generated", action="append", required=True, help="generated embedding store (repeatable)")
     p.add_argument("--topics", required=True, help="TSV qid<TAB>query (qids '{lang}-{question id}' for clusters)")
     p.add_argument("--qrels", default=None, help="TREC qrels (ir-measures metrics)")
