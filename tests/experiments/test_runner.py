@@ -153,15 +153,17 @@ def test_grid_point_equals_build_index_and_search(experiment, tmp_path):
 def test_second_run_encodes_nothing(experiment, monkeypatch):
     tmp, config, _ = experiment
     cache = next((tmp / "out" / "cache").iterdir())
-    stamps = {p: p.stat().st_mtime_ns for p in cache.rglob("embeddings.npy")}
+    stamps = {p: p.stat().st_mtime_ns for p in [*cache.rglob("embeddings.npy"),
+                                                 *(tmp / "out" / "stores").rglob("embeddings.npy")]}
     assert {p.parent.name for p in stamps} >= {"query-texts", "passage-texts", "passages", "queries", "fold-0", "pg"}
+    assert not (cache / "passages").exists()  # this dataset's stores live under its output, not in a shared cache
 
     def no_model(*args, **kwargs):
         raise AssertionError("the model was loaded on a warm cache")
 
     monkeypatch.setattr(job, "create_encoder", no_model)
     summary = run_experiment(config, output_dir=tmp / "out", progress=False, command="xqg experiment again")
-    assert {p: p.stat().st_mtime_ns for p in cache.rglob("embeddings.npy")} == stamps
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
     record = json.loads((tmp / "out" / "experiment.json").read_text("utf-8"))
     assert record["cache_stats"]["query"]["encoded"] == 0 and record["cache_stats"]["passage"]["encoded"] == 0
     assert "`xqg experiment again`" in summary.read_text("utf-8")

@@ -77,10 +77,11 @@ from xqg_pyserini.evaluate.significance import CLUSTER_RULES, CORRECTIONS, Signi
 _LANG = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 # An experiment output dir: experiment.json (written last) marks a finished one; one that stopped
-# earlier holds only what the runner writes (job.py: cache/, runs/, indexes/; report.py: the rest).
+# earlier holds only what the runner writes (job.py: cache/, stores/, sources/, runs/, indexes/;
+# report.py: the rest).
 OUTPUT_MARKER = "experiment.json"
-OUTPUT_ENTRIES = ("cache", "runs", "indexes", "plots", "alignment", "leaderboard.*", "per_language*",
-                  "scores.json", "summary.md")
+OUTPUT_ENTRIES = ("cache", "stores", "sources", "runs", "indexes", "plots", "alignment", "leaderboard.*",
+                  "per_language*", "effects*", "scores.json", "summary.md")
 
 # --------------------------------------------------------------------------- the schema
 

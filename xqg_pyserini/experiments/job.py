@@ -83,6 +83,9 @@ class Job:
         """Encode what the caches lack, then write the stores every grid point is fused from."""
         data, settings = self.data, self.config.encoder
         self.cache_dir = (self.config.cache or self.output / "cache") / settings.cache_name()
+        # This dataset's stores, derived from the caches: under the output, as a cache may be shared by
+        # experiments on other data (even running at the same time).
+        self.stores_dir = self.output / "stores"
         self.query_cache = TextCache(self.cache_dir / "query-texts", "query")
         self.passage_cache = TextCache(self.cache_dir / "passage-texts", "passage")
         passage_texts = [p.render(settings.passage_template) for p in data.passages]
@@ -127,8 +130,8 @@ class Job:
     def _write_stores(self) -> None:
         """Ordinary stores, for fuse_stores / build_index / xqg search / xqg align on the same vectors."""
         data = self.data
-        self.stores: dict[str, Path] = {"passages": self.cache_dir / "passages",
-                                        "queries": self.cache_dir / "queries"}
+        self.stores: dict[str, Path] = {"passages": self.stores_dir / "passages",
+                                        "queries": self.stores_dir / "queries"}
         write_derived_store(self.stores["passages"], self.docids, self.passage_vectors, {
             "kind": "passage", "encoder": self.passage_encoder_config,
             "input": str((data.root / "corpus.jsonl").resolve()),
@@ -198,7 +201,7 @@ class Job:
             passages = self._is_passages(base)
             config = self.passage_encoder_config if passages else self.query_encoder_config
             field_name = PASSAGES_FIELD if passages else QUERIES_FIELD
-            path = self.cache_dir / (source.replace(":", "@") if modifiers else source)
+            path = self.stores_dir / (source.replace(":", "@") if modifiers else source)
             keys = [f"{d}\t{l}\t{r}" for d, l, r in generated.keys]
             meta = {"kind": "generated", "encoder": config, "generated_field": field_name,
                     "input": str((self.data.root / self._base_texts(base)[1]).resolve()),
