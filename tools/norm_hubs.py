@@ -1,11 +1,15 @@
-"""Norms of fused passage vectors and how concentrated the top-1 results are (docs/REPORT.md, study A).
+"""Norms of fused passage vectors, and which passages win the first rank (docs/REPORT.md controls).
 
-Inner-product search over ``p' = (1-α)p + α·Σq`` favours passages with large ``|p'|``; when the
-number of generated texts differs between passages, so do the norms. For each named run of an
-``xqg experiment`` output this prints the norm spread of its index (fold 0 for QG arms) and how
-many distinct passages are ranked first across all queries.
+Inner-product search over fused vectors favours passages with large ``|p'|``, and with partial
+coverage the augmented passages (those with generated text) can win or lose as a group, whatever
+the text. For each grid point named, over every fold's fused vectors and that fold's topics:
 
-    python tools/norm_hubs.py experiments/xquad-alignment plain qg-a0.01-n15-L10 qg-a0.3-n15-L10-mean
+- the mean norm of augmented and of unaugmented passages;
+- the share of topics whose first-ranked passage is augmented, against the share of passages
+  that are augmented, and the share of topics whose relevant passage is augmented;
+- the number of distinct passages ranked first.
+
+    python tools/norm_hubs.py configs/mlqa-qg-vs-pg.yaml --output /tmp/hubs plain qg-a0.3-n5u-L6 qg-a0.3-n5u-L6-renorm
 """
 
 from __future__ import annotations
@@ -19,26 +23,47 @@ import numpy as np
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("experiment", type=Path, help="output dir of xqg experiment (with save_indexes: true)")
-    parser.add_argument("runs", nargs="+")
+    parser.add_argument("config", type=Path, help="an xqg experiment config")
+    parser.add_argument("--output", type=Path, required=True, help="scratch output dir (the embedding cache is reused)")
+    parser.add_argument("tags", nargs="+", help="grid points of the config, by tag")
     args = parser.parse_args()
 
-    import faiss
+    from xqg_pyserini.experiments.config import load_config
+    from xqg_pyserini.experiments.runner import Experiment
 
-    from xqg_pyserini.io.runs import read_run
-
-    print("| run | mean norm | sd | min | max | distinct top-1 passages | share of queries on the most frequent top-1 |")
+    exp = Experiment(load_config(args.config), args.output, progress=False).prepare()
+    grid, job = exp.grid, exp.job
+    unknown = [t for t in args.tags if t not in grid.points]
+    if unknown:
+        raise SystemExit(f"not grid points of {args.config}: {', '.join(unknown)}")
+    relevant = {q: {d for d, rel in exp.data.qrels[q].items() if rel > 0} for q in job.qids}
+    print("| run | norm, augmented | norm, unaugmented | passages augmented | relevant augmented | "
+          "top-1 augmented | distinct top-1 |")
     print("|---|---:|---:|---:|---:|---:|---:|")
-    for name in args.runs:
-        folder = args.experiment / "indexes" / name
-        index_dir = folder / "fold-0" if (folder / "fold-0").is_dir() else folder
-        index = faiss.read_index(str(index_dir / "index"))
-        norms = np.linalg.norm(index.reconstruct_n(0, index.ntotal), axis=1)
-        run = read_run(args.experiment / "runs" / f"{name}.trec")
-        top = Counter(hits[0][0] for hits in run.values() if hits)
-        share = top.most_common(1)[0][1] / sum(top.values())
-        print(f"| {name} | {norms.mean():.3f} | {norms.std():.3f} | {norms.min():.3f} | {norms.max():.3f} | "
-              f"{len(top)} of {index.ntotal} | {100 * share:.1f}% |")
+    for tag in args.tags:
+        point = grid.points[tag]
+        run = job.search_point(point)
+        norms_aug, norms_plain, shares, rel_aug, top_aug, top = [], [], [], 0, 0, Counter()
+        for fold in grid.folds_of(point):
+            inputs = grid.fusion_inputs(point, fold)
+            covered = set()
+            for source in (inputs.sources if inputs else ()):
+                covered |= {d for d, lang, _ in job.generated(source).keys if lang in inputs.langs}
+            norms = np.linalg.norm(job.fused(point, fold), axis=1)
+            mask = np.array([d in covered for d in job.docids])
+            norms_aug += list(norms[mask])
+            norms_plain += list(norms[~mask])
+            shares.append(mask.mean())
+            for q in grid.topics_of(fold):
+                if run.get(q):
+                    first = run[q][0][0]
+                    top[first] += 1
+                    top_aug += first in covered
+                    rel_aug += bool(relevant[q] & covered)
+        topics = sum(top.values())
+        mean = lambda xs: f"{np.mean(xs):.3f}" if xs else "–"
+        print(f"| {tag} | {mean(norms_aug)} | {mean(norms_plain)} | {100 * np.mean(shares):.1f}% | "
+              f"{100 * rel_aug / topics:.1f}% | {100 * top_aug / topics:.1f}% | {len(top)} |")
     return 0
 
 
