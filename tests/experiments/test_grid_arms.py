@@ -99,6 +99,8 @@ def test_sum_is_mean_at_the_equivalent_alpha_with_uniform_counts(experiment):
 def test_language_orders_and_explicit_languages(experiment):
     _, exp, _ = experiment
     points, n = exp.grid.points, exp.grid.max_per_lang
+    # The most texts any passage has in a language, per source: the machine es copy does not add to the human es.
+    assert n == max(Counter((f, t.docid, t.lang) for f, ts in exp.data.qg.items() for t in ts).values())
     assert {f"qg-a0.3-n{n}-L3-mean", f"qg-a0.3-n{n}-L3-o1-mean", f"qg-a0.3-n{n}-L3-o2-mean"} <= set(points)
     orders = {exp.grid.langs_of(points[t])[0] for t in ("pg-a0.3-L1-mean", "pg-a0.3-L1-o1-mean",
                                                          "pg-a0.3-L1-o2-mean")}

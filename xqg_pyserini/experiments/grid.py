@@ -109,8 +109,9 @@ class Grid:
             shuffled = sorted(self.lang_order)
             random.Random(seed).shuffle(shuffled)
             self.orders[seed] = shuffled
-        texts = [(fold, t) for fold, ts in [*data.qg.items(), *data.mt_qg.items()] for t in ts]
-        counts = Counter((fold, t.docid, t.lang) for fold, t in texts if t.lang in set(self.lang_order))
+        # Per source: the human and the machine QG oracle are fused separately, never together.
+        counts = Counter((source, fold, t.docid, t.lang) for source, oracle in (("qg", data.qg), ("mt-qg", data.mt_qg))
+                         for fold, ts in oracle.items() for t in ts if t.lang in set(self.lang_order))
         self.max_per_lang = max(counts.values()) if counts else None
         self.points, self.sweeps = self._sweeps()
         if config.alignment is not None:
