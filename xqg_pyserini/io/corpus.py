@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from xqg_pyserini.errors import InputError
 from xqg_pyserini.io.jsonl import read_jsonl, require_str
@@ -22,10 +23,9 @@ class Passage:
         return " ".join(template.format(title=self.title, contents=self.contents, text=self.contents).split())
 
 
-def read_corpus(path: str | Path) -> list[Passage]:
-    """All passages in file order; bad lines, empty texts and duplicate ids raise InputError."""
+def iter_passages(path: str | Path) -> Iterator[Passage]:
+    """Passages in file order, one at a time (what :func:`read_corpus` checks, as a stream)."""
     path = Path(path)
-    passages: list[Passage] = []
     first_line: dict[str, int] = {}
     for line, row in read_jsonl(path):
         docid = require_str(row, "id", path, line)
@@ -36,7 +36,11 @@ def read_corpus(path: str | Path) -> list[Passage]:
         if docid in first_line:
             raise InputError(f"duplicate docid {docid!r} (first on line {first_line[docid]})", path=path, line=line)
         first_line[docid] = line
-        passages.append(Passage(docid=docid, contents=contents, title=title))
-    if not passages:
+        yield Passage(docid=docid, contents=contents, title=title)
+    if not first_line:
         raise InputError("corpus is empty", path=path)
-    return passages
+
+
+def read_corpus(path: str | Path) -> list[Passage]:
+    """All passages in file order; bad lines, empty texts and duplicate ids raise InputError."""
+    return list(iter_passages(path))
