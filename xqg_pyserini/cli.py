@@ -14,19 +14,27 @@ from xqg_pyserini.encode.cli import add_encoder_flags as _encoder_args, make_enc
 from xqg_pyserini.errors import InputError
 from xqg_pyserini.generate import cli as generate_cli
 from xqg_pyserini.index.fusion import FUSIONS, UNAUGMENTED
+from xqg_pyserini.index.writers import INDEX_TYPES
 from xqg_pyserini.io.corpus import DEFAULT_PASSAGE_TEMPLATE
 from xqg_pyserini.io.generated import FIELDS, QUERIES_FIELD
 from xqg_pyserini.options import comma_list as _langs
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    from xqg_pyserini.index.build import build_index
+    from xqg_pyserini.index.build import IndexSpec, build_index
 
+    spec = IndexSpec(index_type=args.index_type, hnsw_m=args.hnsw_m, ef_construction=args.ef_construction,
+                     ef_search=args.ef_search, nlist=args.nlist, nprobe=args.nprobe, pq_m=args.pq_m,
+                     pq_bits=args.pq_bits, train_size=args.train_size, seed=args.seed, shards=args.shards,
+                     recall_sample=args.recall_sample)
     record = build_index(args.passages, args.output, generated=args.generated, alpha=args.alpha,
                          fusion=args.fusion, langs=_langs(args.langs), per_lang=args.per_lang,
-                         index_type=args.index_type, hnsw_m=args.hnsw_m, ef_construction=args.ef_construction,
-                         unaugmented=args.unaugmented, renorm=args.renorm)
+                         unaugmented=args.unaugmented, renorm=args.renorm, spec=spec,
+                         report=lambda line: print(line, file=sys.stderr, flush=True))
     print(index_summary(record, args.output))
+    if "recall" in record:
+        print(f"recall@100 against exact search: {record['recall']['recall@100_vs_flat']:.4f} "
+              f"({record['recall']['queries']} sampled queries)")
     if record.get("uneven") and record["fusion"] == "sum" and record["alpha"] > 0:
         counts = record["texts_per_passage"]
         print(f"warning: augmented passages fuse between {counts['min']} and {counts['max']} generated texts; under "
@@ -110,13 +118,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from xqg_pyserini.evaluate.report import evaluate, language_of
     from xqg_pyserini.evaluate.significance import SignificanceSettings
     from xqg_pyserini.io.answers import read_answers
-    from xqg_pyserini.io.corpus import read_corpus
+    from xqg_pyserini.io.corpus import open_corpus_texts
     from xqg_pyserini.io.qrels import read_qrels
 
     measures = parse_measures(args.metrics)
     qrels = read_qrels(args.qrels) if args.qrels else None
     answers = read_answers(args.answers) if args.answers else None
-    corpus = read_corpus(args.corpus) if args.corpus else None
+    corpus = open_corpus_texts(args.corpus) if args.corpus else None  # read on demand: retrieved passages only
     judgements = Judgements(qrels=qrels, answers=answers, corpus=corpus, rkt_missing=args.rkt_missing)
     settings = SignificanceSettings(permutations=args.permutations, seed=args.seed, correction=args.correction,
                                     level=args.significance_level)
@@ -130,10 +138,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_predictions(args: argparse.Namespace) -> int:
     from xqg_pyserini.io.answers import read_answers, write_predictions
-    from xqg_pyserini.io.corpus import read_corpus
+    from xqg_pyserini.io.corpus import open_corpus_texts
     from xqg_pyserini.io.runs import read_run
 
-    write_predictions(read_run(args.run), read_corpus(args.corpus), read_answers(args.answers), args.output,
+    write_predictions(read_run(args.run), open_corpus_texts(args.corpus), read_answers(args.answers), args.output,
                       hits=args.hits)
     print(f"official prediction JSON written to {args.output}")
     return 0
@@ -264,9 +272,23 @@ def _add_dense_parsers(sub: Any) -> None:
                    help="L2-normalize the fused vectors (for encoders compared by cosine)")
     p.add_argument("--langs", default=None, help="comma-separated subset of generated languages (default: all)")
     p.add_argument("--per-lang", type=int, default=None, help="use the first N queries per language")
-    p.add_argument("--index-type", choices=("flat", "hnsw"), default="flat")
+    p.add_argument("--index-type", choices=INDEX_TYPES, default="flat")
     p.add_argument("--hnsw-m", type=int, default=32)
     p.add_argument("--ef-construction", type=int, default=200)
+    p.add_argument("--ef-search", type=int, default=None, help="hnsw: efSearch stored in the index (default: 16)")
+    p.add_argument("--nlist", type=int, default=None, help="ivfflat/ivfpq: inverted lists (default: ~4*sqrt(N))")
+    p.add_argument("--nprobe", type=int, default=None,
+                   help="ivfflat/ivfpq: lists searched, stored in the index file (default: 1)")
+    p.add_argument("--pq-m", type=int, default=None, help="ivfpq: sub-quantizers, dividing dim (default: ~dim/8)")
+    p.add_argument("--pq-bits", type=int, default=8, help="ivfpq: bits per sub-quantizer code (default: %(default)s)")
+    p.add_argument("--train-size", type=int, default=None,
+                   help="ivfflat/ivfpq: training vectors, a seeded sample (default: 64 per list)")
+    p.add_argument("--seed", type=int, default=42, help="seed of the training and recall samples")
+    p.add_argument("--shards", type=int, default=1,
+                   help="split the index into K shard dirs (contiguous passages), searched one by one and merged")
+    p.add_argument("--recall-sample", type=int, default=1000,
+                   help="after an approximate or sharded build: queries for recall@100 against exact search "
+                        "(0: skip; default: %(default)s)")
     p.add_argument("--output", required=True, help="index dir (Pyserini FAISS layout)")
     p.set_defaults(func=cmd_index)
 
