@@ -61,7 +61,10 @@ def exported_model(encoder: Any) -> Path:
     sample = encoder.tokenizer(["a first text", "a second, longer text to export with"], padding=True,
                                return_tensors="pt")
     axes = {0: "batch", 1: "sequence"}
-    with atomic_dir(target) as tmp:
+    import warnings
+
+    with atomic_dir(target) as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the exporter's advice on dynamic_axes vs dynamic_shapes
         torch.onnx.export(LastHidden(), (sample["input_ids"], sample["attention_mask"]), str(tmp / "model.onnx"),
                           input_names=["input_ids", "attention_mask"], output_names=["last_hidden_state"],
                           dynamic_axes={"input_ids": axes, "attention_mask": axes, "last_hidden_state": axes},

@@ -63,7 +63,7 @@ def import_tevatron(pattern: str, kind: str, output: str | Path, dtype: str = "f
             "input": str(Path(files[0]).resolve()), "versions": versions()}
     with disk_errors(output):
         write_store(output, ids, vectors, meta, dtype=dtype)
-    return meta
+    return read_store(output).meta
 
 
 def _generated_rows(parts: list[tuple[Path, np.ndarray, list[str]]]) -> tuple[list[str], np.ndarray]:

@@ -363,7 +363,7 @@ class ShardWriter:
     def __init__(self, rows: int, dim: int, dtype: str, kind: str, where: Path):
         if dtype not in STORE_DTYPES:
             raise InputError(f"--dtype for stores must be one of {', '.join(STORE_DTYPES)}, not {dtype!r}")
-        self.rows, self.dim, self.dtype, self.kind, self.where = rows, dim, np.dtype(dtype), kind, where
+        self.rows, self.dim, self.dtype, self.kind, self.where = int(rows), int(dim), np.dtype(dtype), kind, where
         self.keys = KeyEncoder() if kind == "generated" else None
 
     def write(self, directory: Path, files: dict[str, str], meta: dict[str, Any],
