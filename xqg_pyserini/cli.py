@@ -30,7 +30,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     record = build_index(args.passages, args.output, generated=args.generated, alpha=args.alpha,
                          fusion=args.fusion, langs=_langs(args.langs), per_lang=args.per_lang,
                          unaugmented=args.unaugmented, renorm=args.renorm, spec=spec,
-                         report=lambda line: print(line, file=sys.stderr, flush=True))
+                         report=lambda line: print(line, flush=True))
     print(index_summary(record, args.output))
     if "recall" in record:
         print(f"recall@100 against exact search: {record['recall']['recall@100_vs_flat']:.4f} "

@@ -81,10 +81,10 @@ def test_memory_is_one_passage_block_when_rows_come_in_passage_order(tmp_path, m
     sums_rows, read_rows = [], []
     real_accumulate = fusion_module.accumulate
 
-    def spy(sums, targets, rows):
+    def spy(sums, targets, rows, fresh=None):
         sums_rows.append(len(sums))
         read_rows.append(len(rows))
-        return real_accumulate(sums, targets, rows)
+        return real_accumulate(sums, targets, rows, fresh)
 
     monkeypatch.setattr(fusion_module, "accumulate", spy)
     fuse_stores(tmp_path / "p", tmp_path / "g", alpha=0.1)
@@ -154,7 +154,7 @@ def test_ivfpq_memory_estimate_is_printed_before_building_and_is_small(tmp_path,
             "--nlist", "2", "--pq-m", "2", "--pq-bits", "4", "--recall-sample", "10", "--output", tmp_path / "pq"]
     assert main([str(a) for a in argv]) == 0
     captured = capsys.readouterr()
-    assert "index memory estimate:" in captured.err and "ivfpq, 300 vectors of dim 8" in captured.err
+    assert captured.out.startswith("index memory estimate:") and "ivfpq, 300 vectors of dim 8" in captured.out
     assert "recall@100 against exact search" in captured.out
     record = json.loads((tmp_path / "pq" / "xqg.json").read_text())
     assert record["ivfpq"]["pq_m"] == 2 and record["memory_estimate_bytes"] < 300 * 8 * 4

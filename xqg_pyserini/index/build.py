@@ -69,7 +69,7 @@ def store_rows(store: EmbeddingStore) -> list[GeneratedRows]:
         where = str(shard.files["ids"])
         if shard.keys_offset is not None:
             sources.append(GeneratedRows(shard.rows, shard.dim, shard.docids(), shard.langs, shard.read_keys,
-                                         shard.read, where))
+                                         shard.map, where))
         else:  # a store written before keys.npy: its ids parsed once, in memory
             keys = EmbeddingStore(store.path, meta=store.meta, shards=[shard]).generated_keys()
             rows = GeneratedRows.from_arrays(keys, np.zeros((0, shard.dim), np.float32), where)
@@ -79,7 +79,7 @@ def store_rows(store: EmbeddingStore) -> list[GeneratedRows]:
 
 
 def _shard_reader(shard: StoreShard) -> Callable[[int, int], np.ndarray]:
-    return shard.read
+    return shard.map
 
 
 class Fusion:
@@ -101,7 +101,7 @@ class Fusion:
         return self.pstore.dim
 
     def _passages(self, start: int, stop: int) -> np.ndarray:
-        block = self.pstore.read_vectors(start, stop)
+        block = self.pstore.read_vectors(start, stop, mapped=True)
         if not np.isfinite(block).all():
             check_finite(block, self.ids, self.pstore.ids_path(), first_row=start)
         return block

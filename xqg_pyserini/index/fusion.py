@@ -35,7 +35,7 @@ from xqg_pyserini.errors import InputError
 
 FUSIONS = ("sum", "mean")
 UNAUGMENTED = ("keep", "scale")  # what a passage with nothing to fuse becomes: E(p), or (1 - alpha) E(p)
-READ_BYTES = 4 << 20  # bytes of generated vectors read per step
+READ_BYTES = 1 << 20  # bytes of generated vectors read (mapped) per step, added while in cache
 ACCUMULATOR_BYTES = 2 << 20  # float64 sums of one passage block (about a core's L2 cache)
 
 
@@ -174,12 +174,15 @@ def plan_fusion(passage_ids: Sequence[str], dim: int, sources: Sequence[Generate
     return FusionPlan(len(passage_ids), dim, joined, counts, stats, in_order)
 
 
-def accumulate(sums: np.ndarray, targets: np.ndarray, rows: np.ndarray) -> None:
+def accumulate(sums: np.ndarray, targets: np.ndarray, rows: np.ndarray, fresh: np.ndarray | None = None) -> None:
     """``sums[t] += rows[i]`` (float64) for every ``targets[i] = t >= 0``, in row order per target.
 
     The same additions as ``np.add.at(sums, targets, rows.astype(float64))``, done as one
     vectorized step per rank within a target (the first row of every target, then the second,
-    ...), so every row of a target is added to its running sum in row order.
+    ...), so every row of a target is added to its running sum in row order. ``fresh`` marks the
+    rows of ``sums`` nothing was added to yet (updated here): for consecutive runs of k rows into
+    fresh targets, numpy's reduction over the rank axis (sequential: ``((g0 + g1) + g2) ...``)
+    gives the same bits as adding from 0.0, one pass instead of k.
     """
     keep = targets >= 0
     if not keep.all():
@@ -192,19 +195,29 @@ def accumulate(sums: np.ndarray, targets: np.ndarray, rows: np.ndarray) -> None:
     else:
         order = np.argsort(targets, kind="stable")
         sorted_targets = targets[order]
-    starts = np.flatnonzero(np.r_[True, sorted_targets[1:] != sorted_targets[:-1]])
-    sizes = np.diff(np.r_[starts, len(sorted_targets)])
+    change = np.empty(len(sorted_targets), dtype=bool)
+    change[0] = True
+    np.not_equal(sorted_targets[1:], sorted_targets[:-1], out=change[1:])
+    starts = np.flatnonzero(change)
+    sizes = np.diff(starts, append=len(sorted_targets))
     first = sorted_targets[starts]
     if order is None and (sizes == sizes[0]).all() and first[-1] - first[0] == len(first) - 1:
         # Consecutive passages with k rows each: rank j of every passage is a strided view.
         grid = rows.reshape(len(first), int(sizes[0]), rows.shape[1])
         block = sums[first[0]:first[-1] + 1]
-        for rank in range(int(sizes[0])):
-            block += grid[:, rank]
+        if fresh is not None and fresh[first[0]:first[-1] + 1].all():
+            block += np.add.reduce(grid, axis=1, dtype=np.float64)
+        else:
+            for rank in range(int(sizes[0])):
+                block += grid[:, rank]
+        if fresh is not None:
+            fresh[first[0]:first[-1] + 1] = False
         return
+    if fresh is not None:
+        fresh[first] = False
     rank_of = np.arange(len(sorted_targets)) - np.repeat(starts, sizes)
     by_rank = np.argsort(rank_of, kind="stable")
-    bounds = np.r_[0, np.cumsum(np.bincount(rank_of))]
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(rank_of))])
     for rank in range(len(bounds) - 1):
         positions = by_rank[bounds[rank]:bounds[rank + 1]]
         rows_at = positions if order is None else order[positions]
@@ -212,34 +225,66 @@ def accumulate(sums: np.ndarray, targets: np.ndarray, rows: np.ndarray) -> None:
 
 
 class _Cursor:
-    """Reads one source's rows in order, handing out those that belong to passages below a bound."""
+    """Reads one source's rows in order, handing out those that belong to passages below a bound.
 
-    def __init__(self, join: _Joined):
-        self.join = join
+    Rows are read in fixed blocks, the next one in a background thread while the current one is
+    added (reads and numpy release the GIL), so disk and arithmetic overlap.
+    """
+
+    def __init__(self, join: _Joined, pool):
+        self.join, self.pool = join, pool
         self.position = 0
         self.rows = _block_rows(join.source.dim)
+        self.buffer: tuple[int, np.ndarray, np.ndarray, np.ndarray] | None = None
+        self.pending = None
 
-    def feed(self, sums: np.ndarray, first: int, stop: int, check: Callable[[np.ndarray, np.ndarray, int], None],
-             everything: bool) -> None:
-        """Add the rows whose passage is in ``[first, stop)`` (all rows with ``everything``)."""
+    def _load(self, start: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
         source = self.join.source
-        while self.position < source.rows:
-            end = min(source.rows, self.position + self.rows)
-            keys = np.asarray(source.read_keys(self.position, end), dtype=np.int64)
-            targets = self.join.targets(keys)
+        end = min(source.rows, start + self.rows)
+        keys = np.asarray(source.read_keys(start, end), dtype=np.int64)
+        return start, keys, self.join.targets(keys), source.read_vectors(start, end)
+
+    def _advance(self) -> None:
+        self.buffer = (self.pending or self.pool.submit(self._load, self.position)).result()
+        following = self.buffer[0] + len(self.buffer[1])
+        self.pending = self.pool.submit(self._load, following) if following < self.join.source.rows else None
+
+    def feed(self, sums: np.ndarray, fresh: np.ndarray, first: int, stop: int,
+             check: Callable[[np.ndarray, np.ndarray, int], None], everything: bool) -> range:
+        """Add the rows whose passage is in ``[first, stop)`` (all rows with ``everything``); returns the rows read.
+
+        Rows that are added are checked through ``sums`` by the caller (a NaN or inf among them
+        leaves a non-finite sum: float32 values cannot overflow float64 sums); rows read but not
+        added are checked here.
+        """
+        began = self.position
+        while self.position < self.join.source.rows:
+            if self.buffer is None or self.position >= self.buffer[0] + len(self.buffer[1]):
+                self._advance()
+            start, keys, targets, vectors = self.buffer
+            offset = self.position - start
+            targets = targets[offset:]
+            cut = len(targets)
             if not everything:
                 beyond = np.flatnonzero(targets >= stop)
-                if beyond.size:
-                    end = self.position + int(beyond[0])
-                    keys, targets = keys[:end - self.position], targets[:end - self.position]
-            if end > self.position:
-                vectors = source.read_vectors(self.position, end)
-                check(vectors, keys, self.position)
-                accumulate(sums, np.where(targets >= 0, targets - first, -1), vectors)
-            done = end < min(source.rows, self.position + self.rows)
-            self.position = end
-            if done:
-                return
+                cut = int(beyond[0]) if beyond.size else cut
+            if cut:
+                rows, targets, keys = vectors[offset:offset + cut], targets[:cut], keys[offset:offset + cut]
+                unused = targets < 0
+                if unused.any():
+                    check(rows[unused], keys[unused], self.position)
+                accumulate(sums, np.where(unused, -1, targets - first), rows, fresh)
+                self.position += cut
+            if cut < len(targets):
+                break
+        return range(began, self.position)
+
+    def recheck(self, rows: range, check: Callable[[np.ndarray, np.ndarray, int], None]) -> None:
+        """Check rows already read, to name the one that made a sum NaN or inf."""
+        source = self.join.source
+        for start in range(rows.start, rows.stop, self.rows):
+            end = min(rows.stop, start + self.rows)
+            check(source.read_vectors(start, end), np.asarray(source.read_keys(start, end)), start)
 
 
 def _nonfinite_check(source: GeneratedRows) -> Callable[[np.ndarray, np.ndarray, int], None]:
@@ -304,13 +349,26 @@ def fused_blocks(plan: FusionPlan, read_passages: Callable[[int, int], np.ndarra
         return
     if not plan.in_passage_order:
         step = max(plan.passages, 1)  # rows may name any passage: one block holds all of them
-    cursors = [_Cursor(join) for join in plan.joined]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="xqg-fusion-read") as pool:
+        yield from _fused_steps(plan, read_passages, alpha, fusion, unaugmented, renorm, step, pool)
+
+
+def _fused_steps(plan: FusionPlan, read_passages: Callable[[int, int], np.ndarray], alpha: float, fusion: str,
+                 unaugmented: str, renorm: bool, step: int, pool) -> Iterator[tuple[int, np.ndarray]]:
+    dim = plan.dim
+    cursors = [_Cursor(join, pool) for join in plan.joined]
     checks = [_nonfinite_check(join.source) for join in plan.joined]
     for start in range(0, plan.passages, step):
         stop = min(plan.passages, start + step)
         sums = np.zeros((stop - start, dim), dtype=np.float64)
-        for cursor, check in zip(cursors, checks):
-            cursor.feed(sums, start, stop, check, everything=stop == plan.passages)
+        fresh = np.ones(stop - start, dtype=bool)
+        read = [cursor.feed(sums, fresh, start, stop, check, everything=stop == plan.passages)
+                for cursor, check in zip(cursors, checks)]
+        if not np.isfinite(sums).all():
+            for cursor, check, rows in zip(cursors, checks, read):
+                cursor.recheck(rows, check)
         yield start, _finish(read_passages(start, stop), sums, plan.counts[start:stop], alpha, fusion,
                              unaugmented, renorm)
 

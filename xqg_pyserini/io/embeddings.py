@@ -124,17 +124,23 @@ def _npy_layout(path: Path) -> tuple[tuple[int, ...], np.dtype, int]:
 
 
 def _read_rows(path: Path, offset: int, row_bytes: int, start: int, stop: int, dtype: np.dtype,
-               width: int) -> np.ndarray:
+               width: int, fd: int | None = None) -> np.ndarray:
+    """Rows ``[start, stop)`` by positional reads (``fd``: an open descriptor of ``path`` to reuse)."""
     out = np.empty((stop - start, width), dtype=dtype)
-    with open(path, "rb", buffering=0) as handle:
-        handle.seek(offset + start * row_bytes)
-        view = memoryview(out).cast("B")
+    view = memoryview(out).cast("B")
+    own = fd is None
+    if own:
+        fd = os.open(path, os.O_RDONLY)
+    try:
         done = 0
         while done < len(view):
-            got = handle.readinto(view[done:])
+            got = os.preadv(fd, [view[done:]], offset + start * row_bytes + done)
             if not got:
                 raise InputError(f"truncated while reading rows {start}-{stop}", path=path)
             done += got
+    finally:
+        if own:
+            os.close(fd)
     return out
 
 
@@ -152,12 +158,38 @@ class StoreShard:
     offset: int  # where the vectors start in the .npy file
     keys_offset: int | None = None
 
+    def _fd(self, role: str) -> int:
+        fds = self.__dict__.setdefault("_fds", {})
+        if role not in fds:
+            fds[role] = os.open(self.files[role], os.O_RDONLY)
+        return fds[role]
+
+    def __del__(self):
+        for fd in self.__dict__.get("_fds", {}).values():
+            os.close(fd)
+
     def read(self, start: int, stop: int) -> np.ndarray:
         return _read_rows(self.files["embeddings"], self.offset, self.dim * self.dtype.itemsize, start, stop,
-                          self.dtype, self.dim)
+                          self.dtype, self.dim, self._fd("embeddings"))
+
+    def map(self, start: int, stop: int) -> np.ndarray:
+        """Rows ``[start, stop)`` as a read-only view of a mapping of just that range, unmapped when the
+        array is dropped (so the pages stay out of the process's resident memory afterwards)."""
+        import mmap
+
+        if stop <= start:
+            return np.empty((0, self.dim), self.dtype)
+        row_bytes = self.dim * self.dtype.itemsize
+        first = self.offset + start * row_bytes
+        aligned = first - first % mmap.ALLOCATIONGRANULARITY
+        length = first - aligned + (stop - start) * row_bytes
+        mapping = mmap.mmap(self._fd("embeddings"), length, offset=aligned, access=mmap.ACCESS_READ)
+        return np.frombuffer(mapping, dtype=self.dtype, count=(stop - start) * self.dim,
+                             offset=first - aligned).reshape(stop - start, self.dim)
 
     def read_keys(self, start: int, stop: int) -> np.ndarray:
-        return _read_rows(self.files["keys"], self.keys_offset, 12, start, stop, np.dtype(np.int32), 3)
+        return _read_rows(self.files["keys"], self.keys_offset, 12, start, stop, np.dtype(np.int32), 3,
+                          self._fd("keys"))
 
     def ids(self) -> list[str]:
         ids = self.files["ids"].read_text(encoding="utf-8").splitlines()
@@ -296,15 +328,16 @@ class EmbeddingStore:
     def ids_path(self) -> Path:
         return self.shards[0].files["ids"] if len(self.shards) == 1 else self.path
 
-    def read_vectors(self, start: int, stop: int) -> np.ndarray:
-        """Rows ``[start, stop)`` across shards, read from disk (in memory for a store built in memory)."""
+    def read_vectors(self, start: int, stop: int, mapped: bool = False) -> np.ndarray:
+        """Rows ``[start, stop)`` across shards, read from disk (``mapped``: a mapped view, see
+        :meth:`StoreShard.map`; in memory for a store built in memory)."""
         if not self.shards:
             return np.asarray(self.vectors[start:stop])
         parts, first = [], 0
         for shard in self.shards:
             lo, hi = max(start, first), min(stop, first + shard.rows)
             if lo < hi:
-                parts.append(shard.read(lo - first, hi - first))
+                parts.append(shard.map(lo - first, hi - first) if mapped else shard.read(lo - first, hi - first))
             first += shard.rows
         return parts[0] if len(parts) == 1 else np.concatenate(parts) if parts else np.empty((0, self.dim), self.dtype)
 
