@@ -56,8 +56,8 @@ def prepare_ours(args: argparse.Namespace, work: Path) -> None:
 
     n, dim, q = args.passages, args.dim, args.per_passage
     ids = [f"p{i}" for i in range(n)]
-    write_store_chunks(work / "ours-p", n, dim, {"kind": "passage", "encoder": {"encoder": "synthetic"}},
-                       ((ids[s:s + BLOCK], _passages(args.seed, s, min(n, s + BLOCK), dim)) for s in range(0, n, BLOCK)))
+    passages = ((ids[s:s + BLOCK], _passages(args.seed, s, min(n, s + BLOCK), dim)) for s in range(0, n, BLOCK))
+    write_store_chunks(work / "ours-p", n, dim, {"kind": "passage", "encoder": {"encoder": "synthetic"}}, passages)
 
     def chunks():
         for start in range(0, n, BLOCK):

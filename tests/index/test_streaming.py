@@ -18,8 +18,8 @@ def reference_fuse(passage_ids, passages, keys, generated, alpha, fusion="sum", 
     """The in-memory fusion as it was before streaming (np.add.at over every selected row, float64)."""
     row_of = {d: i for i, d in enumerate(passage_ids)}
     wanted = set(langs) if langs else {lang for _, lang, _ in keys}
-    chosen = np.array([i for i, (_, lang, r) in enumerate(keys) if lang in wanted and (per_lang is None or r < per_lang)],
-                      dtype=np.int64)
+    chosen = np.array([i for i, (_, lang, r) in enumerate(keys)
+                       if lang in wanted and (per_lang is None or r < per_lang)], dtype=np.int64)
     targets = np.array([row_of[keys[i][0]] for i in chosen], dtype=np.int64)
     counts = np.bincount(targets, minlength=len(passage_ids))
     if alpha == 0 or len(chosen) == 0:

@@ -104,6 +104,7 @@ def session_for(encoder: Any, threads: int | None = None):
         raise InputError("--backend onnx needs onnxruntime: pip install 'xqg-pyserini[onnx]'") from None
     options = onnxruntime.SessionOptions()
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # shared CPUs: do not busy-wait
     if threads:
         options.intra_op_num_threads = threads
     return onnxruntime.InferenceSession(str(exported_model(encoder)), options, providers=["CPUExecutionProvider"])

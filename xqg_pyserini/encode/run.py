@@ -30,8 +30,8 @@ from xqg_pyserini.encode.base import Encoder
 from xqg_pyserini.errors import InputError
 from xqg_pyserini.io.atomic import atomic_file
 from xqg_pyserini.io.corpus import DEFAULT_PASSAGE_TEMPLATE, iter_passages
-from xqg_pyserini.io.embeddings import (KINDS, SINGLE, STORE_DTYPES, EmbeddingStore, check_finite, read_store,
-                                        shard_files, write_store_chunks)
+from xqg_pyserini.io.embeddings import (KINDS, SINGLE, STORE_DTYPES, EmbeddingStore, check_finite, check_shard,
+                                        read_store, shard_files, write_store_chunks)
 from xqg_pyserini.io.generated import PASSAGES_FIELD, QUERIES_FIELD, generated_sha256, iter_generated_texts
 from xqg_pyserini.io.hashing import file_sha256
 from xqg_pyserini.io.topics import read_topics
@@ -125,8 +125,10 @@ def _up_to_date(output: Path, shard: tuple[int, int] | None, fingerprint: str) -
         return False  # a damaged meta: encode again
     if not isinstance(current, dict) or current.get("fingerprint") != fingerprint:
         return False
-    if shard is None:
-        read_store(output)  # damaged files are named, not silently reused
+    try:
+        read_store(output) if shard is None else check_shard(output, shard)
+    except InputError:
+        return False  # damaged or torn: encode again (the rewrite replaces it)
     return True
 
 

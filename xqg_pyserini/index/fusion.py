@@ -382,7 +382,8 @@ def fuse(passage_ids: Sequence[str], passages: np.ndarray, generated_keys: Seque
     if generated.shape[1] != passages.shape[1]:
         raise InputError(f"generated vectors have dim {generated.shape[1]}, passages {passages.shape[1]}",
                          path=source)
-    plan = plan_fusion(passage_ids, passages.shape[1], [GeneratedRows.from_arrays(generated_keys, generated, source)], langs, per_lang)
+    rows = GeneratedRows.from_arrays(generated_keys, generated, source)
+    plan = plan_fusion(passage_ids, passages.shape[1], [rows], langs, per_lang)
     fused = np.empty(passages.shape, dtype=np.float32)
     for start, block in fused_blocks(plan, lambda a, b: passages[a:b], alpha, fusion, unaugmented, renorm):
         fused[start:start + len(block)] = block

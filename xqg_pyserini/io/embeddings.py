@@ -281,6 +281,13 @@ def _open_shards(path: Path) -> tuple[list[StoreShard], dict[str, Any]]:
     return shards, meta
 
 
+def check_shard(path: str | Path, shard: tuple[int, int]) -> None:
+    """InputError unless shard ``(I, N)`` of the store dir ``path`` is whole (meta, sizes, header)."""
+    path = Path(path)
+    files = shard_files(*shard)
+    _open_shard(path, files, _read_meta(path / files["meta"]))
+
+
 class EmbeddingStore:
     """A store's meta, its shards (one for a plain store), and lazy ``ids``/``vectors``."""
 
