@@ -129,7 +129,10 @@ def _child(role: str, args: argparse.Namespace, work: Path) -> tuple[float, floa
     command = [sys.executable, __file__, "--role", role, "--work", str(work), "--passages", str(args.passages),
                "--dim", str(args.dim), "--per-passage", str(args.per_passage), "--alpha", str(args.alpha),
                "--seed", str(args.seed)]
-    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"{role} failed:\n{done.stderr[-3000:]}")
+    out = done.stdout.strip().splitlines()[-1]
     result = json.loads(out)
     return result["seconds"], result["peak_rss_mib"]
 

@@ -2,7 +2,6 @@
 up-to-date without the model, Tevatron pickles, the ONNX Runtime backend."""
 
 import fcntl
-import json
 import pickle
 
 import numpy as np

@@ -119,8 +119,8 @@ def test_disk_full_while_writing_is_named_and_leaves_nothing(tmp_path, capsys, m
     assert status == 2 and "cannot write: No space left on device; nothing was left behind" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p"]
     with pytest.raises(InputError, match="No space left"):
-        import xqg_pyserini.io.embeddings as embeddings
+        import xqg_pyserini.io.store_writer as store_writer
 
-        monkeypatch.setattr(embeddings, "npy_header", full)
+        monkeypatch.setattr(store_writer, "npy_header", full)
         write_store(tmp_path / "s", ["a"], np.ones((1, 4)), {"kind": "passage"})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p"]

@@ -118,7 +118,6 @@ def _offsets_file(path: Path) -> Path:
     if target.is_file():
         return target
     hashes, offsets = [], []
-    first_line: dict[int, int] = {}
     with open(path, "rb") as handle:
         offset, number = 0, 0
         for raw in handle:
