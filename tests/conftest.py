@@ -46,8 +46,15 @@ def e5_small(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
-    """The shared XQuAD/MLQA data: $XQG_DATA_DIR, else ../shared/data beside the checkout."""
-    path = Path(os.environ.get("XQG_DATA_DIR", REPO.parent / "shared" / "data"))
+    """The shared XQuAD/MLQA data: $XQG_DATA_DIR, else ../shared/data beside the checkout.
+
+    A checkout without the data beside it (a fresh clone) skips the tests that read it, saying
+    so; a $XQG_DATA_DIR that does not hold it is an error.
+    """
+    given = os.environ.get("XQG_DATA_DIR")
+    path = Path(given) if given else REPO.parent / "shared" / "data"
     if not (path / "xquad").is_dir():
-        pytest.fail(f"shared data not found at {path}; set XQG_DATA_DIR")
+        if given:
+            pytest.fail(f"XQG_DATA_DIR={given} holds no xquad/ dir")
+        pytest.skip(f"the shared XQuAD/MLQA data is not at {path}; set XQG_DATA_DIR to run these tests")
     return path

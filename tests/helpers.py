@@ -138,3 +138,9 @@ def write_config(tmp: Path, model: Path, **overrides) -> Path:
     path = tmp / "experiment.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
     return path
+
+
+def listing(root: Path) -> dict:
+    """Every path under ``root`` with its bytes (None for dirs): compared before and after a failed
+    command, it shows that nothing was left behind or destroyed."""
+    return {str(p.relative_to(root)): (p.read_bytes() if p.is_file() else None) for p in sorted(root.rglob("*"))}

@@ -40,8 +40,12 @@ def train_unigram(texts: Sequence[str], vocab_size: int, specials: Sequence[str]
     return tokenizer
 
 
-def build_tiny_bert(out: Path, texts: Sequence[str]) -> Path:
-    """A 2-layer random BERT with a WordPiece vocabulary of the texts' words and characters."""
+def build_tiny_bert(out: Path, texts: Sequence[str], initializer_range: float = 0.02) -> Path:
+    """A 2-layer random BERT with a WordPiece vocabulary of the texts' words and characters.
+
+    With BERT's initialization (0.02) its CLS vectors barely differ between texts; a larger
+    ``initializer_range`` (e.g. 1.0) spreads them, so rankings have few ties.
+    """
     from tokenizers.pre_tokenizers import BertPreTokenizer
     from transformers import BertConfig, BertModel, BertTokenizerFast
 
@@ -54,12 +58,25 @@ def build_tiny_bert(out: Path, texts: Sequence[str]) -> Path:
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *sorted(chars), *(f"##{c}" for c in sorted(chars)),
              *sorted(words - chars)[:3000]]
     (out / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
-    tokenizer = BertTokenizerFast(vocab_file=str(out / "vocab.txt"), do_lower_case=False)
+    # transformers 5 takes the vocabulary as ``vocab`` (it silently ignores the older ``vocab_file``).
+    tokenizer = BertTokenizerFast(vocab=str(out / "vocab.txt"), do_lower_case=False)
     tokenizer.model_max_length = 128
     tokenizer.save_pretrained(out)
     config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=128)
+                        intermediate_size=64, max_position_embeddings=128, initializer_range=initializer_range)
     return save_random(BertModel, config, out)
+
+
+def build_tiny_cross_encoder(out: Path, texts: Sequence[str], num_labels: int = 1) -> Path:
+    """A 2-layer random BERT sequence classifier (``num_labels`` outputs) with the tiny BERT's vocabulary."""
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+
+    out.mkdir(parents=True, exist_ok=True)
+    build_tiny_bert(out, texts)
+    config = BertConfig.from_pretrained(out)
+    config.num_labels = num_labels
+    BertTokenizerFast.from_pretrained(out).save_pretrained(out)
+    return save_random(BertForSequenceClassification, config, out)
 
 
 def build_tiny_xlmr(out: Path, texts: Sequence[str]) -> Path:

@@ -23,3 +23,8 @@ class InputError(Exception):
         if self.docid is not None:
             where += f"{' ' if where else ''}(docid {self.docid})"
         return f"{where}: {self.message}" if where else self.message
+
+
+class OutputError(InputError):
+    """An output cannot be written where the user asked (no space left, a read-only file system, a
+    file where a directory must be, something there that is not ours). Exit status 2, as bad input."""

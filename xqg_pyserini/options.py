@@ -137,6 +137,43 @@ def chosen_values(options: Iterable[Option], args: argparse.Namespace) -> dict[s
     return values
 
 
+def int_at_least(minimum: int):
+    """argparse type: an int >= ``minimum`` (the library would raise a ValueError, not an input error)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, not {value}")
+        return value
+    return parse
+
+
+positive_int, non_negative_int = int_at_least(1), int_at_least(0)
+
+
+def numbers(text: str) -> str:
+    """argparse type: finite numbers separated by spaces or commas, checked here and kept as given."""
+    import math
+
+    for item in text.replace(",", " ").split():
+        try:
+            value = float(item)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {item!r}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"not a finite number: {item!r}")
+    return text
+
+
+def add_overwrite_flag(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--overwrite``: the one meaning every command that writes gives it (see ``io/atomic.py``)."""
+    parser.add_argument("--overwrite", action="store_true",
+                        help=f"let --output replace a file or another kind of xqg output (an earlier {what} "
+                             "is replaced without it; a directory xqg did not write, never)")
+
+
 def comma_list(value: str | None) -> list[str] | None:
     """``"ar, ja,"`` -> ``["ar", "ja"]``; None or empty -> None."""
     return [item.strip() for item in value.split(",") if item.strip()] if value else None

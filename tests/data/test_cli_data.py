@@ -10,6 +10,8 @@ def test_xqg_data_xquad_and_combine(tmp_path, data_dir, capsys):
     assert main(["data", "xquad", "--source", str(data_dir / "xquad"), "--output", str(tmp_path / "xq"),
                  "--langs", "de,zh", "--folds", "4"]) == 0
     assert "240 passages" in capsys.readouterr().out
+    readme = (tmp_path / "xq" / "README.md").read_text("utf-8")  # the command as it was run
+    assert f"xqg data xquad --source {data_dir / 'xquad'} --output {tmp_path / 'xq'} --langs de,zh --folds 4" in readme
     assert len(read_topics(tmp_path / "xq" / "topics.de.tsv")) == 1190
     assert set(read_qrels(tmp_path / "xq" / "qrels.txt")) == set(read_topics(tmp_path / "xq" / "topics.tsv"))
     assert main(["data", "mlqa", "--source", str(data_dir / "mlqa-r"), "--output", str(tmp_path / "ml"),

@@ -123,6 +123,16 @@ def test_splits_hold_their_answers(split, source):
         == set(contents)
 
 
+def test_clusters_join_the_translations_of_a_question(plain):
+    rows = [line.split("\t") for line in (plain / "clusters.tsv").read_text("utf-8").splitlines()]
+    clusters: dict[str, set[str]] = {}
+    for qid, cluster in rows:
+        assert qid.endswith(f"-{cluster}")
+        clusters.setdefault(cluster, set()).add(qid.split("-", 1)[0])
+    assert len(rows) == 11 * 1190 and len(clusters) == 1190
+    assert all(len(langs) == 11 for langs in clusters.values())
+
+
 def test_deterministic(plain, source, tmp_path):
     again = tmp_path / "xquad"
     convert_xquad(str(source), again)
@@ -130,7 +140,7 @@ def test_deterministic(plain, source, tmp_path):
     assert files == sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
     for name in files:
         assert (plain / name).read_bytes() == (again / name).read_bytes(), name
-    assert len(files) == 2 * 11 + 2 + 1 + 1 + 5 + 1 + 1 + 2  # per-lang, all, answers, corpus, folds...
+    assert len(files) == 2 * 11 + 2 + 1 + 1 + 1 + 5 + 1 + 1 + 2  # per-lang, all, clusters, answers, corpus, folds...
 
 
 def _small_source(source: Path, tmp: Path) -> Path:

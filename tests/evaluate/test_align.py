@@ -9,18 +9,32 @@ from xqg_pyserini.evaluate.align import align, summarize
 
 
 def test_alignment_by_hand():
-    docids = ["d1", "d2", "d3"]
-    passages = np.array([[1.0, 0.0], [0.0, 2.0], [0.6, 0.8]], dtype=np.float32)
+    docids = ["d1", "d2", "d3", "d4"]
+    # d2 is a high-norm hub: first by inner product for q2, but not the most similar passage
+    passages = np.array([[1.0, 0.0], [0.0, 2.0], [0.6, 0.8], [0.8, 0.6]], dtype=np.float32)
     queries = np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32)
     result = align(queries, ["q1", "q2"], docids, passages, {"q1": {"d3": 1}, "q2": {"d1": 1, "d3": 1}})
-    # q1: relevant d3 (cos 0.6, score 0.6); best-scoring non-relevant d1 (score 1.0, cos 1.0).
-    assert result["q1"].rank == 2
-    assert result["q1"].cos_relevant == pytest.approx(0.6) and result["q1"].cos_nonrelevant == pytest.approx(1.0)
-    # q2: best relevant by score is d3 (0.8 > 0.0); d2 scores 2.0 by inner product but has cosine 1.0.
-    assert result["q2"].rank == 2 and result["q2"].cos_relevant == pytest.approx(0.8)
-    assert result["q2"].margin == pytest.approx(-0.2)
-    summary = summarize(result, {q: a for q, a in result.items()}, lambda q: "xx")
+    q1 = result["q1"]
+    # q1: relevant d3 (cos 0.6); non-relevant d1 (1.0), d2 (0.0), d4 (0.8)
+    assert q1.rank_cos == 3 and q1.rank_ip == 3
+    assert q1.cos_relevant == pytest.approx(0.6) and q1.cos_nearest_nonrelevant == pytest.approx(1.0)
+    assert q1.cos_nonrelevant_mean == pytest.approx(0.6) and q1.gap == pytest.approx(0.0, abs=1e-6)
+    assert q1.margin == pytest.approx(-0.4) and q1.ip_margin == pytest.approx(-0.4)
+    q2 = result["q2"]
+    # q2: relevant d1 (cos 0) and d3 (cos 0.8): the most similar, d3, counts; d2 (cos 1.0, IP 2.0) is the hub
+    assert q2.cos_relevant == pytest.approx(0.8) and q2.rank_cos == 2 and q2.rank_ip == 2
+    assert q2.cos_nearest_nonrelevant == pytest.approx(1.0) and q2.cos_ip_competitor == pytest.approx(1.0)
+    assert q2.cos_nonrelevant_mean == pytest.approx((1.0 + 0.6) / 2)
+    # scale the hub up: its inner-product rank changes, every cosine measure stays
+    bigger = passages.copy()
+    bigger[3] *= 10
+    again = align(queries, ["q1"], docids, bigger, {"q1": {"d3": 1}})["q1"]
+    assert again.rank_cos == q1.rank_cos and again.cos_relevant == pytest.approx(q1.cos_relevant)
+    assert again.rank_ip == 3 and again.cos_ip_competitor == pytest.approx(0.8)  # d4 now wins by IP
+    summary = summarize(result, {q: a for q, a in result.items()}, lambda q: "xx", resamples=200)
     assert summary[0].queries == 2 and summary[0].share_margin_improved == 0.0
+    assert summary[0].change_intervals["margin"] == (0.0, 0.0)
+    assert summary[0].top1_cos == (0.0, 0.0)
 
 
 def test_align_cli_writes_csvs_and_plot(tmp_path, tiny_xlmr, capsys):

@@ -91,3 +91,22 @@ def test_eval_input_errors(setup, capsys):
     assert status == 2 and "nowhere" in capsys.readouterr().err
     status = main(common(setup)[:-4] + ["--baseline", "missing.trec", "--metrics", "MRR@10"])
     assert status == 2 and "--baseline 'missing.trec' is not among the runs" in capsys.readouterr().err
+
+
+def test_clustered_test_with_intervals_and_effects(setup, capsys):
+    # qids "{lang}-{n}": one cluster per n; a clusters file that joins every 3 consecutive n gives fewer units
+    lines = [f"{lang}-{n}\tq{n // 3}" for n in range(90) for lang in LANGS if n % 3 == LANGS.index(lang)]
+    (setup / "clusters.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    for rule in ("none", "question", str(setup / "clusters.tsv")):
+        assert main(common(setup) + ["--metrics", "MRR@10", "--cluster-by", rule, "--bootstrap", "500",
+                                     "--format", "json"]) == 0
+        board = json.loads(capsys.readouterr().out)
+        good = next(row for row in board["rows"] if row["run"] == "good")
+        low, high = good["intervals"]["MRR@10"]
+        assert low < good["differences"]["MRR@10"] < high and board["test"]["cluster_by"] == rule
+    assert main(common(setup) + ["--metrics", "MRR@10 R@2kt", "--cluster-by", str(setup / "clusters.tsv"),
+                                 "--correction", "holm", "--effects"]) == 0
+    out = capsys.readouterr().out
+    assert "| Δ MRR@10" in out and "clustered Fisher randomization test" in out and "within each table" in out
+    assert main(common(setup) + ["--cluster-by", str(setup / "nope.tsv")]) == 2
+    assert "nope.tsv: --cluster-by must be one of none, question or a qid<TAB>cluster file" in capsys.readouterr().err

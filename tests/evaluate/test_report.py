@@ -9,7 +9,7 @@ from xqg_pyserini.evaluate.measures import (IrMeasure, Judgements, RktMeasure, S
                                             score_run)
 from xqg_pyserini.evaluate.report import Report, evaluate, language_of, run_name, score_files
 from xqg_pyserini.evaluate.rkt import evaluate_rkt
-from xqg_pyserini.evaluate.significance import SignificanceSettings, compare
+from xqg_pyserini.evaluate.significance import SignificanceSettings, compare, correct_comparisons
 from xqg_pyserini.evaluate.tables import leaderboard
 from xqg_pyserini.io.answers import Answer, write_predictions
 from xqg_pyserini.io.runs import write_run
@@ -163,14 +163,19 @@ def test_tables_render_subsets_marked_by_the_whole_family():
     holm = SignificanceSettings(permutations=500, correction="holm")
     report = evaluate(make_runs(), "MRR@10 R@0.01kt", judgements(), baseline="bad", settings=holm)
     scores = list(report.scores.values())
-    assert report.table() == leaderboard(scores, report.metrics, baseline="bad", tests=report.comparisons())
+    every = correct_comparisons(report.comparisons(), "holm")  # the whole table is the family
+    assert report.table() == leaderboard(scores, report.metrics, baseline="bad", tests=every)
     subset = report.table("json", runs=["good", "bad"], metrics=["R@0.01kt"])
     document = json.loads(subset)
     assert [row["run"] for row in document["rows"]] == ["good", "bad"] and document["metrics"] == ["R@0.01kt"]
-    family = {(c.run, c.metric): c for c in report.comparisons()}  # corrected over 2 runs x 2 metrics
-    assert document["rows"][0]["corrected_p_values"]["R@0.01kt"] == family["good", "R@0.01kt"].corrected_p_value
+    # Holm within the table shown: its comparisons are good and mixed on R@0.01kt, not the 2 x 2 of the report
+    shown = correct_comparisons([c for c in report.comparisons() if c.metric == "R@0.01kt" and c.run == "good"],
+                                "holm")
+    assert document["rows"][0]["corrected_p_values"]["R@0.01kt"] == shown[0].corrected_p_value
+    assert shown[0].corrected_p_value == shown[0].p_value  # one comparison: nothing to correct
     assert document["test"] == {"name": "paired two-sided Fisher randomization test", "n_permutations": 500,
-                                "seed": 42, "correction": "holm", "alpha": 0.05}
+                                "seed": 42, "correction": "holm", "alpha": 0.05, "cluster_by": "none",
+                                "bootstrap": 10_000, "confidence": 0.95, "p_value": "(b + 1) / (n + 1)"}
     header = report.table("csv", metrics=["MRR@10"], per_lang=True).splitlines()[0]
     assert header.startswith("run,baseline,MRR@10 Ar,MRR@10 Ar p,") and "MRR@10 Avg significant" in header
     assert report.table("tex", runs=["bad"]).count(r"\\") == 2  # the header and one row
@@ -187,11 +192,13 @@ def test_without_a_baseline_nothing_is_tested():
 
 
 def test_footnote_once_for_both_callers(report):
+    tail = ("p = (b+1)/(n+1), correction: none; 95% intervals of the difference: percentile bootstrap over "
+            "queries, 10000 resamples")
     assert report.footnote() == ("† p <= 0.05 vs bad: two-sided paired Fisher randomization test, "
-                                 "500 permutations, seed 42, correction: none.")
+                                 f"500 permutations, seed 42, {tail}.")
     assert report.footnote(scope="every run and metric of the table's family") == (
         "† p <= 0.05 vs bad: two-sided paired Fisher randomization test, 500 permutations, seed 42, "
-        "correction: none (over every run and metric of the table's family). Best value per column in bold. "
+        f"{tail} (over every run and metric of the table's family). Best value per column in bold. "
         "R@0.01kt: macro average over topic languages, in percent, tested on per-query hits.")
     plain = Report(list(report.scores.values()), "MRR@10", baseline="bad", settings=FAST)
     assert plain.footnote(scope="the table").endswith("(over the table). Best value per column in bold.")

@@ -309,8 +309,11 @@ def test_punkt_tab_files_round_trip_through_nltk_loader(fresh_nltk):
 
 
 def test_import_has_no_side_effects(tmp_path):
-    code = ("import nltk.data, xqg_pyserini.evaluate.rkt, xqg_pyserini.evaluate.nltk_data, xqg_pyserini.io.answers;"
-            "import sys; sys.exit(any('xqg' in p for p in nltk.data.path))")
+    # NLTK's own search path (it includes sys.prefix/nltk_data, inside a checkout's .venv) is left
+    # as it was, and the resource is not written: both wait for the first R@kt evaluation.
+    code = ("import nltk.data, sys; before = list(nltk.data.path);"
+            "import xqg_pyserini.evaluate.rkt, xqg_pyserini.evaluate.nltk_data, xqg_pyserini.io.answers;"
+            "sys.exit(nltk.data.path != before)")
     env = {"XQG_CACHE": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     subprocess.run([sys.executable, "-c", code], check=True, env=env)
     assert not (tmp_path / "cache").exists()

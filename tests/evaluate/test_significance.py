@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from xqg_pyserini.errors import InputError
-from xqg_pyserini.evaluate import significance
 from xqg_pyserini.evaluate.measures import Scores
-from xqg_pyserini.evaluate.significance import (AVERAGE, SignificanceSettings, compare, correct, fisher_p_values,
-                                                  fisher_test)
+from xqg_pyserini.evaluate import permutation
+from xqg_pyserini.evaluate.permutation import fisher_p_values
+from xqg_pyserini.evaluate.significance import AVERAGE, SignificanceSettings, compare, correct, fisher_test
 
 
 def make_scores(name: str, per_query: dict[str, dict[str, float]], scale: float = 1.0) -> Scores:
@@ -55,7 +55,7 @@ def test_bit_for_bit_with_ranx_for_the_same_seed(n_queries, monkeypatch):
         for seed in (42, 7):
             expected = ranx_as_python(control, treatment, 300, seed)
             assert fisher_p_values(control, treatment, 300, seed)[0] == expected, (kind, seed)
-            monkeypatch.setattr(significance, "_CHUNK_ELEMENTS", 100)  # permutations drawn in many blocks
+            monkeypatch.setattr(permutation, "_CHUNK_ELEMENTS", 100)  # permutations drawn in many blocks
             assert fisher_p_values(control, treatment, 300, seed)[0] == expected, (kind, seed, "blocks")
             monkeypatch.undo()
 

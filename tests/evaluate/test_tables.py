@@ -65,11 +65,15 @@ def test_tests_must_cover_every_cell(runs, tests):
 
 def test_csv_has_values_p_values_and_flags(runs, tests):
     rows = list(csv.DictReader(io.StringIO(leaderboard(runs, ["MRR@10", "R@100"], tests=tests, fmt="csv"))))
-    assert list(rows[0]) == ["run", "baseline", "MRR@10", "MRR@10 p", "MRR@10 significant",
-                             "R@100", "R@100 p", "R@100 significant"]
+    assert list(rows[0]) == ["run", "baseline", "MRR@10", "MRR@10 p", "MRR@10 significant", "MRR@10 ci low",
+                             "MRR@10 ci high", "R@100", "R@100 p", "R@100 significant", "R@100 ci low",
+                             "R@100 ci high"]
     assert rows[0] == {"run": "plain", "baseline": "true", "MRR@10": "0.4450", "MRR@10 p": "",
-                       "MRR@10 significant": "", "R@100": "0.7450", "R@100 p": "", "R@100 significant": ""}
-    assert rows[1]["MRR@10"] == "0.7450" and float(rows[1]["MRR@10 p"]) == 0.0
+                       "MRR@10 significant": "", "MRR@10 ci low": "", "MRR@10 ci high": "", "R@100": "0.7450",
+                       "R@100 p": "", "R@100 significant": "", "R@100 ci low": "", "R@100 ci high": ""}
+    # no permutation reaches the observed difference: p = (0 + 1) / (2000 + 1), never 0
+    assert rows[1]["MRR@10"] == "0.7450" and float(rows[1]["MRR@10 p"]) == 1 / 2001
+    assert 0 < float(rows[1]["MRR@10 ci low"]) < 0.3 < float(rows[1]["MRR@10 ci high"])
     assert rows[1]["MRR@10 significant"] == "true" and rows[2]["MRR@10 significant"] == "false"
 
 
@@ -83,7 +87,11 @@ def test_json_has_raw_values_and_p_values(runs, tests):
     by_key = {(t.run, t.metric): t for t in tests}
     assert mixed["p_values"]["MRR@10"] == by_key["mixed", "MRR@10"].p_value
     assert better["significant"] == {"MRR@10": True, "R@100": True}
-    assert set(better) == {"run", "baseline", "values", "p_values", "corrected_p_values", "significant"}
+    assert set(better) == {"run", "baseline", "values", "p_values", "corrected_p_values", "significant",
+                           "differences", "intervals"}
+    assert better["differences"]["MRR@10"] == pytest.approx(0.3)
+    low, high = better["intervals"]["MRR@10"]
+    assert low < 0.3 < high
 
 
 def test_tex_is_a_booktabs_tabular(runs, tests):
@@ -128,7 +136,11 @@ def test_per_language_columns_with_macro_average_and_marks():
     # the headline table shows R@kt's own headline (the macro average), tested as such
     headline_tests = compare(plain, runs, settings=SignificanceSettings(permutations=2_000), macro={"R@2kt": lang_of})
     csv_rows = leaderboard(runs, ["R@2kt"], tests=headline_tests, fmt="csv").splitlines()
-    assert csv_rows[1:] == ["plain,true,25.0,,", f"xqg,false,75.0,{headline_tests[0].p_value!r},true"]
+    test = headline_tests[0]
+    assert csv_rows[1:] == ["plain,true,25.0,,,,",
+                            f"xqg,false,75.0,{test.p_value!r},true,{test.ci_low!r},{test.ci_high!r}"]
+    # the interval is of the macro average, in percent: ar moves by 100 points, ja by 0 -> +50
+    assert test.difference == 50.0 and test.ci_low == test.ci_high == 50.0
 
 
 def test_digits(runs):

@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 
 from xqg_pyserini.errors import InputError
-from xqg_pyserini.experiments.cache import TextCache, generated_store, text_key, write_derived_store
+from xqg_pyserini.experiments.cache import TextCache, text_key, write_derived_store
 from xqg_pyserini.io.embeddings import read_store
-from xqg_pyserini.io.generated import GeneratedText
 
 ENCODER = {"encoder": "tiny", "dim": 3}
 
@@ -51,11 +50,3 @@ def test_a_derived_store_is_rewritten_only_when_it_changes(tmp_path):
     assert (tmp_path / "s" / "embeddings.npy").stat().st_mtime_ns == stamp
     store = write_derived_store(tmp_path / "s", ["d1", "d2"], _vectors(2, seed=5), meta)
     assert np.array_equal(np.asarray(store.vectors), _vectors(2, seed=5))
-
-
-def test_generated_store_rows_are_docid_lang_rank(tmp_path):
-    texts = [GeneratedText("d1", "de", 0, "eins"), GeneratedText("d1", "de", 1, "zwei"),
-             GeneratedText("d2", "ja", 0, "san")]
-    store = generated_store(tmp_path / "g", texts, _vectors(3), ENCODER, "generated_queries", tmp_path / "in.jsonl")
-    assert store.generated_keys() == [("d1", "de", 0), ("d1", "de", 1), ("d2", "ja", 0)]
-    assert store.meta["kind"] == "generated" and store.meta["generated_field"] == "generated_queries"

@@ -10,7 +10,8 @@ import pytest
 from helpers import make_dataset, write_config
 from xqg_pyserini.errors import InputError
 from xqg_pyserini.experiments.config import load_config
-from xqg_pyserini.experiments.dataset import load_dataset, question_id
+from xqg_pyserini.experiments.dataset import load_dataset
+from xqg_pyserini.io.topics import question_id
 
 
 @pytest.fixture()

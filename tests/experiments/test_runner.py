@@ -67,7 +67,7 @@ def test_grid_runs_tags_and_merged_folds(experiment):
     assert summary == out / "summary.md"
     for part in ("xqg experiment", "## Leaderboard", "### sweep `alpha`", "### R@2kt", "Cosine alignment",
                  "plain (baseline)", "Fisher randomization test", "```yaml", str(tiny_xlmr_name(config)),
-                 "plots/alpha-MRR@10.png", "indexes/plain"):
+                 "plots/alpha-MRR@10.png", "indexes/plain", "## R@kt ceiling"):
         assert part in text, part
     board = json.loads((out / "leaderboard.json").read_text("utf-8"))
     assert board["baseline"] == "plain" and {r["run"] for r in board["rows"]} == expected
@@ -102,7 +102,9 @@ def test_fold_never_sees_its_own_held_out_questions(experiment):
         held_out = exp.data.fold_topics(fold)
         others = [q for q in topics if q not in set(held_out)]
         assert held_out and others
-        inputs = exp.job.generated(point.arm, fold)
+        sources = exp.grid.fusion_inputs(point, fold).sources
+        assert sources == (f"qg/fold-{fold}", "pg")
+        inputs = exp.job.generated(sources[0]).concat(exp.job.generated(sources[1]))
         # What is fused is exactly these texts' vectors: the stores xqg index would read.
         from xqg_pyserini.io.embeddings import read_store
 

@@ -19,8 +19,8 @@ GENERATIONS = {
     "demo-003": {"ar": ["س5", "س6"], "ja": ["質問3", "質問4", "質問5"]},
     "not-in-corpus": {"ar": ["x"]},
 }
-EXPECTED = {
-    "demo-001": {"ar": ["س1"], "ja": ["質問1", "質問2"]},  # first 2 of the file, then cleaned
+EXPECTED = {  # --per-lang 2: the first 2 after cleaning (duplicates and empty texts dropped)
+    "demo-001": {"ar": ["س1", "س2"], "ja": ["質問1", "質問2"]},
     "demo-002": {"ar": ["س4"], "ja": []},
     "demo-003": {"ar": ["س5", "س6"], "ja": ["質問3", "質問4"]},
     "demo-004": {"ar": [], "ja": []},
@@ -80,16 +80,18 @@ def test_import_through_the_runner(tmp_path, corpus, write, name):
     assert report["docids_not_in_corpus"] == 1 and report["docids_not_in_corpus_examples"] == ["not-in-corpus"]
     counts = manifest["counts"]
     assert counts["requests_without_output"] == 3  # demo-002 ja, demo-004 ar and ja
-    assert counts["duplicates_removed"] == 1 and counts["empty_dropped"] == 0  # "s1 s1" are the first two
-    assert counts["kept"] == 8 and counts["generated"] == 2 + 2 + 1 + 2 + 2
+    assert counts["duplicates_removed"] == 1 and counts["empty_dropped"] == 1
+    assert counts["over_limit"] == 2  # demo-001 ar's third distinct text, demo-003 ja's third
+    assert counts["kept"] == 9 and counts["generated"] == 5 + 2 + 1 + 2 + 3
     assert manifest["generator"]["name"] == "file" and len(manifest["generator"]["sha256"]) == 64
 
 
-def test_first_n_in_file_order(tmp_path):
+def test_every_text_in_file_order(tmp_path):
     generator = FileGenerator(jsonl(tmp_path / "gen.jsonl"))
     asked = [Request("demo-001", "", "", "ar", 4, 0), Request("demo-001", "", "", "ko", 4, 0),
              Request("elsewhere", "", "", "ar", 1, 0)]
-    assert generator.generate(asked) == [["س1", "س1", " ", "س2"], [], []]
+    assert generator.generate(asked) == [["س1", "س1", " ", "س2", "س3"], [], []]  # the runner keeps n
+    assert generator.input_langs == ["ar", "ja"] and generator.max_per_lang == 5
 
 
 def test_a_directory_of_files(tmp_path, corpus):

@@ -54,10 +54,14 @@ def _synthetic(tmp_path, rng, passages=40, shuffle=False, shards=1, dtype="float
     return ids, p, keys, g
 
 
+OPTION_GRID = [{"fusion": fusion, "unaugmented": unaugmented, "renorm": renorm}
+               for fusion in ("sum", "mean") for unaugmented in ("keep", "scale") for renorm in (False, True)]
+
+
 @pytest.mark.parametrize("shuffle, shards, dtype", [(False, 1, "float32"), (True, 1, "float32"),
                                                     (False, 3, "float16"), (True, 2, "float16")])
-@pytest.mark.parametrize("options", [{}, {"fusion": "mean"}, {"renorm": True, "unaugmented": "scale"},
-                                     {"langs": ["ja"], "per_lang": 2}])
+@pytest.mark.parametrize("options", OPTION_GRID + [{"langs": ["ja"], "per_lang": 2},
+                                                   {"langs": ["ar"], "per_lang": 1, "unaugmented": "scale"}])
 def test_streamed_fusion_is_bit_identical_to_the_in_memory_formula(tmp_path, monkeypatch, shuffle, shards, dtype,
                                                                   options):
     rng = np.random.default_rng(len(tmp_path.name))
@@ -67,9 +71,32 @@ def test_streamed_fusion_is_bit_identical_to_the_in_memory_formula(tmp_path, mon
     fused = fuse_stores(tmp_path / "p", tmp_path / "g", alpha=0.3, **options)
     expected = reference_fuse(ids, p, keys, g.astype(np.float32), 0.3, **options)
     assert fused.vectors.tobytes() == expected.tobytes()
+    langs, per_lang = set(options.get("langs") or ("ar", "ja")), options.get("per_lang")
+    used = [k for k in keys if k[1] in langs and (per_lang is None or k[2] < per_lang)]
+    counts = {d: sum(1 for k in used if k[0] == d) for d in ids}
+    augmented = [c for c in counts.values() if c]
+    assert {key: fused.record[key] for key in ("queries_used", "passages_augmented", "passages_unaugmented",
+                                               "texts_per_passage", "uneven")} == {
+        "queries_used": len(used), "passages_augmented": len(augmented),
+        "passages_unaugmented": len(ids) - len(augmented),
+        "texts_per_passage": {"min": min(augmented), "max": max(augmented)},
+        "uneven": min(augmented) != max(augmented)}
     index = build_index(tmp_path / "p", tmp_path / "idx", generated=tmp_path / "g", alpha=0.3, **options)
-    assert index["queries_used"] == fused.record["queries_used"]
+    assert {k: index[k] for k in ("queries_used", "unaugmented", "renorm", "texts_per_passage")} == \
+        {k: fused.record[k] for k in ("queries_used", "unaugmented", "renorm", "texts_per_passage")}
     assert read_index_vectors(tmp_path / "idx")[1].tobytes() == expected.tobytes()
+
+
+def test_streamed_fusion_equals_the_in_memory_fuse_of_arrays(tmp_path):
+    """fusion.fuse (arrays in memory, what the experiment runner's callers use) and the stores agree."""
+    rng = np.random.default_rng(7)
+    ids, p, keys, g = _synthetic(tmp_path, rng, shuffle=True)
+    for options in OPTION_GRID:
+        vectors, stats = fusion_module.fuse(ids, p, keys, g, 0.2, **options)
+        fused = fuse_stores(tmp_path / "p", tmp_path / "g", alpha=0.2, **options)
+        assert vectors.tobytes() == fused.vectors.tobytes()
+        assert vectors.tobytes() == reference_fuse(ids, p, keys, g, 0.2, **options).tobytes()
+        assert stats.queries_per_lang == fused.record["queries_per_lang"]
 
 
 def test_memory_is_one_passage_block_when_rows_come_in_passage_order(tmp_path, monkeypatch):

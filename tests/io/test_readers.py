@@ -113,7 +113,24 @@ def test_atomic_writers_leave_nothing_on_failure(tmp_path):
     assert list(tmp_path.iterdir()) == []
     with atomic_dir(tmp_path / "d") as tmp:
         (tmp / "x").write_text("one")
-    with atomic_dir(tmp_path / "d") as tmp:
+    with atomic_dir(tmp_path / "d") as tmp:  # replaces it: everything there is rewritten
+        (tmp / "x").write_text("two")
         (tmp / "y").write_text("two")
-    assert sorted(p.name for p in (tmp_path / "d").iterdir()) == ["y"]
+    assert sorted(p.name for p in (tmp_path / "d").iterdir()) == ["x", "y"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d"]
+
+
+def test_gzip_runs_round_trip_and_are_deterministic(tmp_path):
+    import gzip
+
+    from xqg_pyserini.evaluate.report import run_name
+    from xqg_pyserini.io.runs import read_run, write_run
+
+    run = {"q1": [("d1", 2.5), ("d2", 1.0)], "q2": [("d3", 0.5)]}
+    write_run(run, tmp_path / "a.trec.gz", tag="a")
+    first = (tmp_path / "a.trec.gz").read_bytes()
+    write_run(run, tmp_path / "a.trec.gz", tag="a")  # replaces its own kind, same bytes
+    assert (tmp_path / "a.trec.gz").read_bytes() == first
+    assert gzip.decompress(first).decode().splitlines()[0] == "q1 Q0 d1 1 2.500000 a"
+    assert read_run(tmp_path / "a.trec.gz") == run
+    assert run_name(tmp_path / "a.trec.gz") == "a"

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from xqg_pyserini.cli import main
-from xqg_pyserini.errors import InputError
+from xqg_pyserini.errors import InputError, OutputError
 from xqg_pyserini.io.embeddings import read_store, write_store, write_store_chunks
 
 ENC = {"encoder": "m", "dim": 4}
@@ -116,11 +116,14 @@ def test_disk_full_while_writing_is_named_and_leaves_nothing(tmp_path, capsys, m
 
     monkeypatch.setattr(writers, "_stream_to_files", full)
     status, err = _index(tmp_path, capsys, tmp_path / "p")
-    assert status == 2 and "cannot write: No space left on device; nothing was left behind" in err
+    assert status == 2 and "idx: no space left on device while writing it; nothing was written" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p"]
-    with pytest.raises(InputError, match="No space left"):
+    with pytest.raises(OutputError, match="no space left on device"):
         import xqg_pyserini.io.store_writer as store_writer
 
         monkeypatch.setattr(store_writer, "npy_header", full)
         write_store(tmp_path / "s", ["a"], np.ones((1, 4)), {"kind": "passage"})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p"]
+    with pytest.raises(OutputError, match=r"-0-of-2\.(npy|tsv): no space left on device"):  # a shard: none left
+        write_store_chunks(tmp_path / "shards", 1, 4, {"kind": "passage"}, [(["a"], np.ones((1, 4)))], shard=(0, 2))
+    assert list((tmp_path / "shards").iterdir()) == []

@@ -28,6 +28,7 @@ from xqg_pyserini.data.sources import Problem, Sources, read_sources
 from xqg_pyserini.data.squad import SquadQuestion
 from xqg_pyserini.errors import InputError
 from xqg_pyserini.io.generated import PASSAGES_FIELD
+from xqg_pyserini.io.topics import topic_id
 
 log = logging.getLogger("xqg_pyserini.data")
 
@@ -186,7 +187,7 @@ def language_topics(src: Sources, english: EnglishQuestions) -> Topics:
                 continue
             if len(written.answers) != len(question.answers):
                 src.problem(lang, "answer_count_mismatch").add(qid)
-            tid = f"{lang}-{qid}"
+            tid = topic_id(lang, qid)
             topics[tid] = normalize(written.text)
             qrels[tid] = {docid: 1 for docid in english.relevant[qid]}
             out.answers.append({"id": tid, "lang": lang, "answers": english.answers[qid]})

@@ -6,15 +6,15 @@ Everything is deterministic: the same ``Converted`` gives the same bytes.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 from xqg_pyserini.io.atomic import atomic_dir
 from xqg_pyserini.io.qrels import write_qrels
-from xqg_pyserini.io.topics import write_topics
+from xqg_pyserini.io.topics import question_id, write_topics
 
+STATS_FILE = "stats.json"  # written last-but-one; marks a directory as a converted dataset
 OUTPUT_LAYOUT = """\
 | file | contents |
 |---|---|
@@ -22,6 +22,7 @@ OUTPUT_LAYOUT = """\
 | `topics.{lang}.tsv` | `qid<TAB>question`, qid = `{lang}-{question id}`, one file per language (en is the control) |
 | `qrels.{lang}.txt` | `{qid} 0 {docid} 1`: the passage(s) holding the English answer |
 | `topics.tsv`, `qrels.txt` | all languages together |
+| `clusters.tsv` | `qid<TAB>question id`: the translations of one question are one cluster (`xqg eval --cluster-by`) |
 | `answers.jsonl` | `{"id": qid, "lang", "answers": [English answer texts]}` for R@kt |
 | `oracle/qg/folds.json` | `{"k", "seed", "fold_of": {question id: fold}}` |
 | `oracle/qg/fold-{f}.jsonl` | `{"docid", "generated_queries": {lang: [...]}}`: a passage's questions in each \
@@ -57,18 +58,10 @@ def _dump_json(path: Path, value) -> None:
     path.write_text(json.dumps(value, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def _publish(directory: Path) -> None:
-    """Ordinary permissions (0666/0777 less the umask) instead of the temp files' private ones."""
-    mask = os.umask(0)
-    os.umask(mask)
-    for path in [directory, *directory.rglob("*")]:
-        path.chmod((0o777 if path.is_dir() else 0o666) & ~mask)
-
-
 def write_converted(conv: Converted, output: str | Path) -> Path:
     """Write ``conv`` in the output layout; ``output`` is replaced only when everything is written."""
     output = Path(output)
-    with atomic_dir(output) as tmp:
+    with atomic_dir(output, marker=STATS_FILE, what="converted dataset") as tmp:
         _dump_jsonl(tmp / "corpus.jsonl", conv.corpus)
         all_topics: dict[str, str] = {}
         all_qrels: dict[str, dict[str, int]] = {}
@@ -79,13 +72,15 @@ def write_converted(conv: Converted, output: str | Path) -> Path:
             all_qrels.update(conv.qrels[lang])
         write_topics(all_topics, tmp / "topics.tsv")
         write_qrels(all_qrels, tmp / "qrels.txt")
+        # The unit of significance tests: a question's topics in every language are one cluster.
+        (tmp / "clusters.tsv").write_text("".join(f"{qid}\t{question_id(qid)}\n" for qid in all_topics),
+                                          encoding="utf-8")
         _dump_jsonl(tmp / "answers.jsonl", conv.answers)
         (tmp / "oracle" / "qg").mkdir(parents=True)
         _dump_json(tmp / "oracle" / "qg" / "folds.json", conv.folds)
         for f, rows in enumerate(conv.qg):
             _dump_jsonl(tmp / "oracle" / "qg" / f"fold-{f}.jsonl", rows)
         _dump_jsonl(tmp / "oracle" / "pg.jsonl", conv.pg)
-        _dump_json(tmp / "stats.json", conv.stats)
+        _dump_json(tmp / STATS_FILE, conv.stats)
         (tmp / "README.md").write_text(conv.readme, encoding="utf-8")
-        _publish(tmp)
     return output

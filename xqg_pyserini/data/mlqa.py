@@ -34,7 +34,8 @@ def _lang_of(path: Path) -> str | None:
 
 
 def convert_mlqa(source: str | Path, output: str | Path, passage_words: int | None = None,
-                 oracle_folds: int = 5, seed: int = 13, languages: Sequence[str] | None = None) -> dict:
+                 oracle_folds: int = 5, seed: int = 13, languages: Sequence[str] | None = None,
+                 command: str | None = None) -> dict:
     """Convert MLQA-R at ``source`` (a directory of ``{lang}.json``, or a base URL serving them)
     into ``output``; returns the stats written to ``output/stats.json``."""
     url_langs = sorted(set(languages or MLQA_LANGUAGES) | {"en"})
@@ -42,7 +43,8 @@ def convert_mlqa(source: str | Path, output: str | Path, passage_words: int | No
         files = find_language_files(directory, "*.json", _lang_of, languages)
         conv = build(NAME, files, parallel=False, passage_words=passage_words, oracle_folds=oracle_folds,
                      seed=seed, languages=languages, source=str(source), license=license_name(directory),
-                     command=command_line(NAME, source, output, passage_words, oracle_folds, seed, languages),
+                     command=command or command_line(NAME, source, output, passage_words, oracle_folds, seed,
+                                                         languages),
                      description=DESCRIPTION)
     write_converted(conv, output)
     return conv.stats

@@ -46,19 +46,22 @@ def command_line(dataset: str, source, output, passage_words, oracle_folds, seed
 
 
 def convert_xquad(source: str | Path, output: str | Path, passage_words: int | None = None,
-                  oracle_folds: int = 5, seed: int = 13, languages: Sequence[str] | None = None) -> dict:
+                  oracle_folds: int = 5, seed: int = 13, languages: Sequence[str] | None = None,
+                  command: str | None = None) -> dict:
     """Convert XQuAD at ``source`` (a directory of ``xquad.{lang}.json``, or a base URL such as
     ``XQUAD_URL``) into ``output``; returns the stats written to ``output/stats.json``.
 
     Every language found in the directory is converted unless ``languages`` narrows them
-    (English is always read and always a topic language).
+    (English is always read and always a topic language). ``command``: the command recorded in
+    the output's README (default: the ``xqg data`` command that makes it).
     """
     url_langs = sorted(set(languages or XQUAD_LANGUAGES) | {"en"})
     with source_dir(source, xquad_file, url_langs) as directory:
         files = find_language_files(directory, "xquad.*.json", _lang_of, languages)
         conv = build(NAME, files, parallel=True, passage_words=passage_words, oracle_folds=oracle_folds,
                      seed=seed, languages=languages, source=str(source), license=license_name(directory),
-                     command=command_line(NAME, source, output, passage_words, oracle_folds, seed, languages),
+                     command=command or command_line(NAME, source, output, passage_words, oracle_folds, seed,
+                                                         languages),
                      description=DESCRIPTION)
     write_converted(conv, output)
     return conv.stats

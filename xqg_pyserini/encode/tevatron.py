@@ -25,7 +25,7 @@ import numpy as np
 
 from xqg_pyserini.errors import InputError
 from xqg_pyserini.io.atomic import atomic_dir, atomic_file
-from xqg_pyserini.io.embeddings import disk_errors, read_store, write_store
+from xqg_pyserini.io.embeddings import read_store, write_store
 from xqg_pyserini.provenance import versions
 
 SLOT = re.compile(r"\.(?P<lang>[^.]+)\.(?P<rank>\d+)\.pkl$")
@@ -61,8 +61,7 @@ def import_tevatron(pattern: str, kind: str, output: str | Path, dtype: str = "f
         vectors = np.concatenate([v for _, v, _ in parts])
     meta = {"kind": kind, "encoder": None, "imported_from": {"format": "tevatron", "files": [str(p) for p in files]},
             "input": str(Path(files[0]).resolve()), "versions": versions()}
-    with disk_errors(output):
-        write_store(output, ids, vectors, meta, dtype=dtype)
+    write_store(output, ids, vectors, meta, dtype=dtype)
     return read_store(output).meta
 
 
@@ -87,17 +86,22 @@ def export_tevatron(store_dir: str | Path, kind: str, output: str | Path) -> lis
     store = read_store(store_dir, kind=kind)
     vectors = np.asarray(store.read_vectors(0, store.count), dtype=np.float32)
     output = Path(output)
-    with disk_errors(output):
-        if kind != "generated":
-            with atomic_file(output, "wb", encoding=None) as handle:
-                pickle.dump((vectors, list(store.ids)), handle, protocol=4)
-            return [output]
-        slots: dict[tuple[str, int], list[int]] = {}
-        keys = store.generated_keys()
-        for row, (_, lang, rank) in enumerate(keys):
-            slots.setdefault((lang, rank), []).append(row)
-        with atomic_dir(output) as tmp:
-            for (lang, rank), rows in sorted(slots.items()):
-                with open(tmp / f"{output.name}.{lang}.{rank}.pkl", "wb") as handle:
-                    pickle.dump((vectors[rows], [keys[r][0] for r in rows]), handle, protocol=4)
-        return [output / f"{output.name}.{lang}.{rank}.pkl" for lang, rank in sorted(slots)]
+    if kind != "generated":
+        with atomic_file(output, "wb", encoding=None, same_kind=_is_pickle, what="Tevatron pickle") as handle:
+            pickle.dump((vectors, list(store.ids)), handle, protocol=4)
+        return [output]
+    slots: dict[tuple[str, int], list[int]] = {}
+    keys = store.generated_keys()
+    for row, (_, lang, rank) in enumerate(keys):
+        slots.setdefault((lang, rank), []).append(row)
+    with atomic_dir(output, what="Tevatron export") as tmp:
+        for (lang, rank), rows in sorted(slots.items()):
+            with open(tmp / f"{output.name}.{lang}.{rank}.pkl", "wb") as handle:
+                pickle.dump((vectors[rows], [keys[r][0] for r in rows]), handle, protocol=4)
+    return [output / f"{output.name}.{lang}.{rank}.pkl" for lang, rank in sorted(slots)]
+
+
+def _is_pickle(path: Path) -> bool:
+    """Whether ``path`` starts like a pickle of protocol 2 or later (an earlier export)."""
+    with open(path, "rb") as handle:
+        return handle.read(1) == b"\x80"

@@ -5,10 +5,11 @@
 tests each run against the baseline and renders leaderboards (md, csv, json, tex), over all
 queries or per query language, with the † footnote that explains the marks.
 
-Two families of tests, each corrected on its own and computed on first need: over all queries
-(one test per run and metric; a measure whose aggregate is a macro average over languages, R@kt,
-is tested on that macro average) and per language (one test per run, metric and language, plus
-the macro average ``Avg``). A table of a subset of the runs shows the marks of the whole family.
+Tests are computed once, on first need, over all queries (one test per run and metric; a measure
+whose aggregate is a macro average over languages, R@kt, is tested on that macro average) and per
+language (one test per run, metric and language, plus the macro average ``Avg``). The correction
+(Holm, Bonferroni) applies within each table rendered: the family is the comparisons the table
+shows.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from typing import Mapping, Sequence
 from xqg_pyserini.errors import InputError
 from xqg_pyserini.evaluate.measures import (Judgements, Measure, Ranking, Scores, check_on_texts,
                                             parse_measures, score)
-from xqg_pyserini.evaluate.significance import Comparison, LanguageOf, SignificanceSettings, compare
-from xqg_pyserini.evaluate.tables import leaderboard
+from xqg_pyserini.evaluate.significance import (Comparison, LanguageOf, SignificanceSettings, compare,
+                                                cluster_function, correct_comparisons)
+from xqg_pyserini.evaluate.tables import effects_table, leaderboard
 from xqg_pyserini.io.answers import Answer, read_predictions
 from xqg_pyserini.io.runs import read_run
 
@@ -30,6 +32,8 @@ RUN_SUFFIXES = (".trec", ".txt", ".run", ".json")
 def run_name(path: str | Path) -> str:
     """A run's name in tables: its file name without the .trec/.txt/.run/.json suffix."""
     path = Path(path)
+    if path.suffix == ".gz":
+        path = path.with_suffix("")
     return path.stem if path.suffix in RUN_SUFFIXES else path.name
 
 
@@ -103,43 +107,80 @@ class Report:
         self._comparisons: dict[bool, list[Comparison]] = {}
 
     def comparisons(self, per_lang: bool = False) -> list[Comparison]:
-        """The family of tests over all queries, or the per-language one; [] without a baseline."""
+        """Every test over all queries, or per language, uncorrected; [] without a baseline."""
         if self.baseline is None:
             return []
         if per_lang not in self._comparisons:
             macro = {m.name: self.lang_of for m in self.measures if m.macro}
             self._comparisons[per_lang] = compare(
                 self.scores[self.baseline], list(self.scores.values()), self.metrics, settings=self.settings,
-                by_lang=self.lang_of if per_lang else None, macro=macro)
+                by_lang=self.lang_of if per_lang else None, macro=macro, cluster_of=self._cluster_of(),
+                correct_family=False)
         return self._comparisons[per_lang]
+
+    def _cluster_of(self):
+        if not hasattr(self, "_clusters"):
+            self._clusters = cluster_function(self.settings)
+        return self._clusters
+
+    def tests(self, runs: Sequence[str] | None = None, metrics: Sequence[str] | None = None,
+              per_lang: bool = False) -> list[Comparison]:
+        """The comparisons of one table (``runs`` x ``metrics`` [x languages]), corrected as one family."""
+        runs = set(runs if runs is not None else self.scores)
+        metrics = set(metrics if metrics is not None else self.metrics)
+        shown = [c for c in self.comparisons(per_lang) if c.run in runs and c.metric in metrics]
+        return correct_comparisons(shown, self.settings.correction)
+
+    def _check(self, runs: Sequence[str] | None, metrics: Sequence[str] | None) -> None:
+        unknown = [name for name in runs or () if name not in self.scores]
+        unknown += [metric for metric in metrics or () if metric not in self.metrics]
+        if unknown:
+            raise ValueError(f"not in this report: {', '.join(unknown)}")
 
     def table(self, fmt: str = "md", runs: Sequence[str] | None = None, metrics: Sequence[str] | None = None,
               per_lang: bool = False) -> str:
         """A leaderboard (md, csv, json, tex) of ``runs`` and ``metrics`` (default: all, in order given).
 
         With ``per_lang`` each metric gets a column per query language and their macro average.
-        A subset of the runs should include the baseline, whose row is marked.
+        A subset of the runs should include the baseline, whose row is marked. † marks are corrected
+        within this table.
         """
-        unknown = [name for name in runs or () if name not in self.scores]
-        unknown += [metric for metric in metrics or () if metric not in self.metrics]
-        if unknown:
-            raise ValueError(f"not in this report: {', '.join(unknown)}")
+        self._check(runs, metrics)
         shown = [self.scores[name] for name in (runs if runs is not None else self.scores)]
-        return leaderboard(shown, list(metrics if metrics is not None else self.metrics), baseline=self.baseline,
-                           tests=self.comparisons(per_lang), fmt=fmt,
-                           by_lang=self.lang_of if per_lang else None)
+        metrics = list(metrics if metrics is not None else self.metrics)
+        return leaderboard(shown, metrics, baseline=self.baseline, tests=self.tests(runs, metrics, per_lang),
+                           fmt=fmt, by_lang=self.lang_of if per_lang else None)
+
+    def effects(self, fmt: str = "md", runs: Sequence[str] | None = None, metrics: Sequence[str] | None = None,
+                per_lang: bool = False, languages: Sequence[str] | None = None) -> str:
+        """Effect sizes: per run and column, the difference to the baseline with its bootstrap interval and
+        the p-value corrected within this table (md, csv or json). ``languages`` (with ``per_lang``)
+        picks columns, e.g. ``["Avg"]``."""
+        self._check(runs, metrics)
+        names = [n for n in (runs if runs is not None else self.scores) if n != self.baseline]
+        metrics = list(metrics if metrics is not None else self.metrics)
+        tests = [t for t in self.tests(names, metrics, per_lang)
+                 if not per_lang or languages is None or t.language in languages]
+        if languages is not None and per_lang:
+            tests = correct_comparisons(tests, self.settings.correction)
+        return effects_table(tests, names, metrics, fmt=fmt)
 
     def footnote(self, scope: str | None = None) -> str:
-        """What the † marks mean. ``scope`` names the correction family (e.g. "every run and metric of
-        the table's family"); with it the note also explains bold values and macro-averaged measures.
+        """What the † marks mean. ``scope`` names what a table holds (e.g. "every run and metric of the
+        table"); with it the note also explains bold values and macro-averaged measures.
         """
         if self.baseline is None:
             raise ValueError("no baseline: nothing was tested")
         s = self.settings
         # xqg eval (no scope) has always printed the level as str(), the experiment summary with :g.
         level = f"{s.level:g}" if scope else f"{s.level}"
-        note = (f"† p <= {level} vs {self.baseline}: two-sided paired Fisher randomization test, "
-                f"{s.permutations} permutations, seed {s.seed}, correction: {s.correction}")
+        unit = f"; unit: {s.cluster_unit}" if s.clustered else ""
+        note = (f"† p <= {level} vs {self.baseline}: two-sided paired {'clustered ' if s.clustered else ''}"
+                f"Fisher randomization test, {s.permutations} permutations, seed {s.seed}, p = (b+1)/(n+1){unit}, "
+                f"correction: {s.correction}" + (" within each table" if s.correction != "none" else ""))
+        if s.bootstrap:
+            note += (f"; {100 * s.confidence:g}% intervals of the difference: percentile bootstrap over "
+                     f"{'clusters' if s.clustered else 'queries'}, {s.bootstrap} resamples")
         if not scope:
             return note + "."
         macro = [m.name for m in self.measures if m.macro]

@@ -1,49 +1,101 @@
-"""Paired two-sided Fisher randomization tests of runs against a baseline, per metric.
+"""Paired tests of runs against a baseline, per metric, with effect sizes and confidence intervals.
 
-The test is ranx's (``ranx/statistical_tests/fisher_randomization_test.py``): each permutation
-swaps the two runs' values of each query with probability 1/2, and the p-value is the share of
-permutations whose ``|mean(a) - mean(b)|`` is at least the observed one (no +1 correction, so it
-can be 0). ranx draws the swaps with numba in parallel threads whose random states are seeded
-from ``os.urandom``, so its ``random_seed`` does not make its result reproducible. This module
-draws the same swaps from NumPy's legacy ``RandomState(seed)`` in the order ranx's own code does
-when run as plain Python, and matches that bit for bit (tested), vectorized over permutations
-and shared by every comparison on the same queries.
+Every comparison reports the difference run - baseline (on the metric's displayed scale), a 95%
+bootstrap confidence interval of it (:mod:`~xqg_pyserini.evaluate.bootstrap`) and a two-sided
+permutation p-value (:mod:`~xqg_pyserini.evaluate.permutation`), ``(b + 1) / (n + 1)``.
+
+The unit that is permuted and resampled is a query, or with ``cluster_by`` a cluster of queries
+that are not independent: in XQuAD and MLQA the topics of one question in its 11 (or 7) languages
+are translations of each other, so a test that permutes them one by one overstates significance.
+Without clusters the permutation test is ranx's Fisher randomization test, bit for bit (same
+seed, same draws); with clusters all queries of a cluster swap together.
+
+Corrections (Holm, Bonferroni) apply within a family: :class:`~xqg_pyserini.evaluate.report.Report`
+corrects over the comparisons of each table it renders.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
 from xqg_pyserini.errors import InputError
+from xqg_pyserini.evaluate.bootstrap import cluster_bootstrap_intervals
 from xqg_pyserini.evaluate.measures import Scores
+from xqg_pyserini.evaluate.permutation import cluster_flip_counts, fisher_counts, p_value
+from xqg_pyserini.io.topics import question_id
 
 CORRECTIONS = ("none", "holm", "bonferroni")
 FISHER_TEST = "paired two-sided Fisher randomization test"
+CLUSTER_RULES = ("none", "question")  # or a TSV file qid<TAB>cluster
 AVERAGE = "Avg"  # the macro average over languages, next to the language codes
 LanguageOf = Callable[[str], str]
-
-# Permutations are drawn and scored in blocks of about this many (permutation, query) cells.
-_CHUNK_ELEMENTS = 1 << 22
+ClusterOf = Callable[[str], str]
 
 
 @dataclass(frozen=True)
 class SignificanceSettings:
     """How runs are tested against the baseline: the experiment YAML's ``significance:`` keys, and
-    ``xqg eval --permutations --seed --correction --significance-level``."""
+    ``xqg eval --permutations --seed --correction --significance-level --cluster-by --bootstrap``."""
 
     permutations: int = 10_000
     seed: int = 42
-    correction: str = "none"  # one of CORRECTIONS, over each family of comparisons
+    correction: str = "none"  # one of CORRECTIONS, within each table
     level: float = 0.05  # significant: corrected p <= level
+    cluster_by: str = "none"  # "none", "question" (qid without its "{lang}-" prefix), or a qid<TAB>cluster file
+    bootstrap: int = 10_000  # resamples for the confidence intervals (0: none)
+    confidence: float = 0.95
+
+    @property
+    def clustered(self) -> bool:
+        return self.cluster_by != "none"
+
+    @property
+    def test_name(self) -> str:
+        return FISHER_TEST if not self.clustered else f"{FISHER_TEST}, clustered ({self.cluster_unit})"
+
+    @property
+    def cluster_unit(self) -> str:
+        if self.cluster_by == "question":
+            return "one cluster per question: its topics in every language"
+        return "none" if not self.clustered else f"clusters from {Path(self.cluster_by).name}"
 
     def to_json(self) -> dict:
-        """The ``test`` object of leaderboard JSON (its key names predate this type; files keep them)."""
+        """The ``test`` object of leaderboard JSON (older key names kept: ``n_permutations``, ``alpha``)."""
         return {"name": FISHER_TEST, "n_permutations": self.permutations, "seed": self.seed,
-                "correction": self.correction, "alpha": self.level}
+                "correction": self.correction, "alpha": self.level, "cluster_by": self.cluster_by,
+                "bootstrap": self.bootstrap, "confidence": self.confidence,
+                "p_value": "(b + 1) / (n + 1)"}
+
+
+def cluster_function(settings: SignificanceSettings) -> ClusterOf | None:
+    """qid -> cluster key for ``settings.cluster_by``; None without clusters. A file is read once."""
+    rule = settings.cluster_by
+    if rule == "none":
+        return None
+    if rule == "question":
+        return question_id
+    path = Path(rule)
+    if not path.is_file():
+        raise InputError(f"--cluster-by must be one of {', '.join(CLUSTER_RULES)} or a qid<TAB>cluster file; "
+                         "file not found", path=path)
+    keys: dict[str, str] = {}
+    for line, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not raw.strip():
+            continue
+        qid, sep, cluster = raw.partition("\t")
+        if not sep or not qid.strip() or not cluster.strip():
+            raise InputError("expected 'qid<TAB>cluster'", path=path, line=line)
+        keys[qid.strip()] = cluster.strip()
+    def cluster(qid: str) -> str:
+        if qid not in keys:
+            raise InputError(f"query {qid!r} has no cluster", path=path)
+        return keys[qid]
+    return cluster
 
 
 @dataclass(frozen=True)
@@ -56,64 +108,26 @@ class Comparison:
     baseline: str
     baseline_mean: float
     run_mean: float
-    p_value: float
+    p_value: float  # (b + 1) / (n + 1)
     corrected_p_value: float
-    significant: bool  # corrected_p_value <= settings.level (ranx's `p <= max_p`)
+    significant: bool  # corrected_p_value <= settings.level
     settings: SignificanceSettings
+    ci_low: float = math.nan  # bootstrap interval of run_mean - baseline_mean
+    ci_high: float = math.nan
+    units: int = 0  # queries, or clusters, the test permuted
+
+    @property
+    def difference(self) -> float:
+        return self.run_mean - self.baseline_mean
 
 
 def fisher_test(baseline: Mapping[str, float], run: Mapping[str, float],
                 n_permutations: int = 10_000, seed: int = 42) -> float:
-    """p-value of one paired comparison; the two runs are aligned by qid and must cover the same qids."""
+    """p-value ``(b + 1) / (n + 1)`` of one paired comparison; the runs are aligned by qid and must cover
+    the same qids."""
     qids = _aligned_qids(baseline, run, "baseline", "run")
-    p_values = fisher_p_values([[baseline[q] for q in qids]], [[run[q] for q in qids]], n_permutations, seed)
-    return float(p_values[0])
-
-
-def fisher_p_values(baselines: np.ndarray, runs: np.ndarray, n_permutations: int = 10_000,
-                    seed: int = 42) -> np.ndarray:
-    """p-values for k paired comparisons over the same n queries: row i of ``baselines`` vs row i of ``runs``.
-
-    Every row sees the same swaps, as ranx reseeds with the same seed for every comparison.
-    """
-    baselines = np.atleast_2d(np.asarray(baselines, dtype=np.float64))
-    runs = np.atleast_2d(np.asarray(runs, dtype=np.float64))
-    if baselines.shape != runs.shape or baselines.shape[1] == 0:
-        raise ValueError("need two equal non-empty (comparisons, queries) arrays, "
-                         f"got {baselines.shape} and {runs.shape}")
-    if n_permutations < 1:
-        raise ValueError("n_permutations must be >= 1")
-    if not (np.isfinite(baselines).all() and np.isfinite(runs).all()):
-        raise InputError("per-query values must be finite numbers")
-    n_queries = baselines.shape[1]
-    # Row by row on 1-D arrays, exactly as ranx computes `control.mean()`.
-    observed = np.array([abs(b.mean() - r.mean()) for b, r in zip(baselines, runs)])
-    # Fast path: with d = run - baseline and s the 0/1 swaps, the permuted difference of means is
-    # |2 s.d - sum(d)| / n, one matrix product for all comparisons. Only permutations within
-    # rounding error of the observed difference (ties, common with 0/1 values) are recomputed the
-    # way ranx computes them, so the p-values come out bit for bit the same.
-    differences = runs - baselines
-    total_difference = differences.sum(axis=1)
-    magnitude = np.maximum(np.abs(baselines).max(axis=1), np.abs(runs).max(axis=1))
-    tolerance = 32 * (n_queries + 1) * np.finfo(np.float64).eps * magnitude
-    identical = ~differences.any(axis=1)  # every permutation gives exactly 0 >= 0: p = 1
-    at_least_observed = np.where(identical, n_permutations, 0).astype(np.int64)
-    # ranx permutes each row [a, b] with np.random.permutation: one 32-bit draw per query, in
-    # permutation-major order, swapping when its lowest bit is 0. randint(0, 2) is that same draw.
-    rng = np.random.RandomState(seed)
-    block = max(1, _CHUNK_ELEMENTS // n_queries)
-    for start in range(0, n_permutations, block):
-        swapped = rng.randint(0, 2, size=(min(block, n_permutations - start), n_queries)) == 0
-        approximate = np.abs(2 * (swapped.astype(np.float64) @ differences.T) - total_difference) / n_queries
-        for i in np.flatnonzero(~identical):
-            b, r = baselines[i], runs[i]
-            gap = approximate[:, i] - observed[i]
-            at_least_observed[i] += np.count_nonzero(gap > tolerance[i])
-            near = swapped[np.abs(gap) <= tolerance[i]]
-            if len(near):
-                first, second = np.where(near, r, b).mean(axis=1), np.where(near, b, r).mean(axis=1)
-                at_least_observed[i] += np.count_nonzero(np.abs(first - second) >= observed[i])
-    return at_least_observed / n_permutations
+    counts = fisher_counts([[baseline[q] for q in qids]], [[run[q] for q in qids]], n_permutations, seed)
+    return float(p_value(counts[0], n_permutations))
 
 
 def correct(p_values: Sequence[float], method: str = "none") -> list[float]:
@@ -136,42 +150,88 @@ def correct(p_values: Sequence[float], method: str = "none") -> list[float]:
 
 def compare(baseline: Scores, runs: Sequence[Scores], metrics: Sequence[str] | None = None, *,
             settings: SignificanceSettings = SignificanceSettings(), by_lang: LanguageOf | None = None,
-            macro: Mapping[str, LanguageOf] | None = None) -> list[Comparison]:
+            macro: Mapping[str, LanguageOf] | None = None, cluster_of: ClusterOf | None = None,
+            correct_family: bool = True) -> list[Comparison]:
     """Test every run (the baseline itself skipped) against ``baseline`` on every metric.
 
     Without ``by_lang`` there is one test per run and metric, on the difference of the means over
     all queries, or, for a metric in ``macro`` (metric -> qid -> language; R@kt, whose headline
     is the mean of the per-language scores), of the macro averages over languages. With
     ``by_lang`` (qid -> language) there is one test per language and one on the macro average
-    (``AVERAGE``). The correction is applied across all the comparisons returned (one family).
+    (``AVERAGE``). ``cluster_of`` (qid -> cluster; default from ``settings.cluster_by``) makes the
+    clusters the unit of the test and of the bootstrap. With ``correct_family`` the correction is
+    applied across all the comparisons returned; the Report instead corrects per table.
     """
     if settings.correction not in CORRECTIONS:
-        raise ValueError(f"correction must be one of {', '.join(CORRECTIONS)}, not {settings.correction!r}")
+        raise InputError(f"correction must be one of {', '.join(CORRECTIONS)}, not {settings.correction!r}")
+    if cluster_of is None:
+        cluster_of = cluster_function(settings)
     metrics = list(metrics if metrics is not None else baseline.per_query)
     macro = macro or {}
-    cells = []
-    for run in runs:
-        if run.name == baseline.name:
-            continue
-        for metric in metrics:
-            cells.extend(_cells(baseline, run, metric, by_lang, macro.get(metric)))
-
+    cells = [cell for run in runs if run.name != baseline.name for metric in metrics
+             for cell in _cells(baseline, run, metric, by_lang, macro.get(metric))]
     by_qids: dict[tuple[str, ...], list[int]] = {}
     for index, cell in enumerate(cells):
         by_qids.setdefault(cell.qids, []).append(index)
-    p_values = [0.0] * len(cells)
-    for indexes in by_qids.values():
-        block = fisher_p_values(np.array([cells[i].baseline_values for i in indexes]),
-                                np.array([cells[i].run_values for i in indexes]), settings.permutations,
-                                settings.seed)
-        for i, p in zip(indexes, block):
-            p_values[i] = float(p)
-
-    corrected = correct(p_values, settings.correction)
+    p_values, intervals, units = [0.0] * len(cells), [(math.nan, math.nan)] * len(cells), [0] * len(cells)
+    for qids, indexes in by_qids.items():
+        group = [cells[i] for i in indexes]
+        keys = [cluster_of(q) for q in qids] if cluster_of is not None else list(qids)
+        counts = _test_counts(group, keys, settings, clustered=cluster_of is not None)
+        ci = _intervals(group, keys, settings)
+        for j, i in enumerate(indexes):
+            p_values[i] = float(p_value(counts[j], settings.permutations))
+            intervals[i] = (float(ci[j, 0]), float(ci[j, 1])) if ci is not None else (math.nan, math.nan)
+            units[i] = len(set(keys))
+    corrected = correct(p_values, settings.correction) if correct_family else p_values
     return [Comparison(run=c.run, metric=c.metric, language=c.language, baseline=baseline.name,
                        baseline_mean=c.baseline_mean, run_mean=c.run_mean, p_value=p, corrected_p_value=q,
-                       significant=q <= settings.level, settings=settings)
-            for c, p, q in zip(cells, p_values, corrected)]
+                       significant=q <= settings.level, settings=settings, ci_low=lo, ci_high=hi, units=u)
+            for c, p, q, (lo, hi), u in zip(cells, p_values, corrected, intervals, units)]
+
+
+def correct_comparisons(comparisons: Sequence[Comparison], method: str) -> list[Comparison]:
+    """The comparisons with ``corrected_p_value``/``significant`` recomputed over them as one family."""
+    corrected = correct([c.p_value for c in comparisons], method)
+    return [replace(c, corrected_p_value=q, significant=q <= c.settings.level) for c, q in zip(comparisons, corrected)]
+
+
+def _test_counts(cells: Sequence["_Cell"], keys: Sequence[str], settings: SignificanceSettings,
+                 clustered: bool) -> np.ndarray:
+    """Permutation counts b for cells over the same qids; ``keys[i]``: the unit (cluster) of qid i."""
+    if not clustered:  # ranx's Fisher test on the (weighted) per-query values, bit for bit
+        return fisher_counts(np.array([c.weighted_baseline for c in cells]),
+                             np.array([c.weighted_run for c in cells]), settings.permutations, settings.seed)
+    index = {key: i for i, key in enumerate(dict.fromkeys(keys))}
+    rows = np.array([index[key] for key in keys])
+    differences = np.zeros((len(index), len(cells)), dtype=np.float64)
+    for j, cell in enumerate(cells):
+        np.add.at(differences[:, j], rows, np.asarray(cell.weighted_run) - np.asarray(cell.weighted_baseline))
+    return cluster_flip_counts(differences, settings.permutations, settings.seed)
+
+
+def _intervals(cells: Sequence["_Cell"], keys: Sequence[str], settings: SignificanceSettings) -> np.ndarray | None:
+    """Bootstrap intervals (display scale) for cells over the same qids, resampling ``keys``' units."""
+    if settings.bootstrap <= 0:
+        return None
+    index = {key: i for i, key in enumerate(dict.fromkeys(keys))}
+    rows = np.array([index[key] for key in keys])
+    position = {qid: i for i, qid in enumerate(cells[0].qids)}
+    columns: list[tuple[np.ndarray, np.ndarray]] = []  # (sums, counts) per cluster
+    groups: list[np.ndarray] = []
+    for cell in cells:
+        difference = np.asarray(cell.run_values) - np.asarray(cell.baseline_values)
+        first = len(columns)
+        for members in cell.groups:
+            at = np.array([position[q] for q in members])
+            sums = np.bincount(rows[at], weights=difference[at], minlength=len(index))
+            columns.append((sums, np.bincount(rows[at], minlength=len(index)).astype(np.float64)))
+        groups.append(np.arange(first, len(columns)))
+    sums = np.stack([c[0] for c in columns], axis=1)
+    counts = np.stack([c[1] for c in columns], axis=1)
+    intervals = cluster_bootstrap_intervals(sums, counts, groups, settings.bootstrap, settings.seed,
+                                            settings.confidence)
+    return intervals * np.array([[c.scale, c.scale] for c in cells])
 
 
 def group_by_language(qids: Iterable[str], by_lang: LanguageOf) -> dict[str, list[str]]:
@@ -210,44 +270,58 @@ def percent_scale(scores: Scores, metric: str) -> float:
 
 @dataclass(frozen=True)
 class _Cell:
+    """One comparison's data: per-query values over ``qids`` (sorted) and the groups it averages.
+
+    Its statistic is the mean over ``groups`` of each group's mean (one group: the plain mean; one
+    per language: the macro average). ``weighted_*`` are the values weighted so that their plain
+    mean is that statistic, which is what the permutation test permutes.
+    """
+
     run: str
     metric: str
     language: str | None
     qids: tuple[str, ...]
+    groups: tuple[tuple[str, ...], ...]
     baseline_values: list[float]
     run_values: list[float]
     baseline_mean: float
     run_mean: float
+    scale: float  # 100 for metrics shown in percent (R@kt)
+
+    @property
+    def weighted_baseline(self) -> list[float]:
+        return self._weighted(self.baseline_values)
+
+    @property
+    def weighted_run(self) -> list[float]:
+        return self._weighted(self.run_values)
+
+    def _weighted(self, values: list[float]) -> list[float]:
+        if len(self.groups) == 1:
+            return values
+        weight = {q: len(self.qids) / (len(self.groups) * len(group)) for group in self.groups for q in group}
+        return [v * weight[q] for q, v in zip(self.qids, values)]
 
 
 def _cells(baseline: Scores, run: Scores, metric: str, by_lang: LanguageOf | None,
            macro_lang: LanguageOf | None) -> list[_Cell]:
     base, other = _values(baseline, metric), _values(run, metric)
     qids = tuple(_aligned_qids(base, other, baseline.name, run.name, metric))
+    scale = percent_scale(baseline, metric)
+    values = ([base[q] for q in qids], [other[q] for q in qids])
     if by_lang is None:
         base_mean = baseline.mean.get(metric, _mean(list(base.values())))
         run_mean = run.mean.get(metric, _mean(list(other.values())))
-        if macro_lang is not None:
-            return [_macro_cell(run.name, metric, None, qids, macro_lang, base, other, base_mean, run_mean)]
-        return [_Cell(run.name, metric, None, qids, [base[q] for q in qids], [other[q] for q in qids],
-                      base_mean, run_mean)]
-    groups = group_by_language(qids, by_lang)
+        groups = tuple(map(tuple, group_by_language(qids, macro_lang).values())) if macro_lang else (qids,)
+        return [_Cell(run.name, metric, None, qids, groups, *values, base_mean, run_mean, scale)]
+    by_language = group_by_language(qids, by_lang)
     base_means, run_means = language_means(baseline, metric, by_lang), language_means(run, metric, by_lang)
-    cells = [_Cell(run.name, metric, lang, tuple(group), [base[q] for q in group], [other[q] for q in group],
-                   base_means[lang], run_means[lang]) for lang, group in groups.items()]
-    cells.append(_macro_cell(run.name, metric, AVERAGE, qids, by_lang, base, other,
-                             base_means[AVERAGE], run_means[AVERAGE]))
+    cells = [_Cell(run.name, metric, lang, tuple(group), (tuple(group),), [base[q] for q in group],
+                   [other[q] for q in group], base_means[lang], run_means[lang], scale)
+             for lang, group in by_language.items()]
+    cells.append(_Cell(run.name, metric, AVERAGE, qids, tuple(map(tuple, by_language.values())), *values,
+                       base_means[AVERAGE], run_means[AVERAGE], scale))
     return cells
-
-
-def _macro_cell(run: str, metric: str, language: str | None, qids: tuple[str, ...], by_lang: LanguageOf,
-                base: Mapping[str, float], other: Mapping[str, float], base_mean: float, run_mean: float) -> _Cell:
-    # The macro average over languages is the plain mean of the values weighted by
-    # n / (languages * queries in the language): testing those values tests the macro average.
-    groups = group_by_language(qids, by_lang)
-    weight = {q: len(qids) / (len(groups) * len(group)) for group in groups.values() for q in group}
-    return _Cell(run, metric, language, qids, [base[q] * weight[q] for q in qids],
-                 [other[q] * weight[q] for q in qids], base_mean, run_mean)
 
 
 def _values(scores: Scores, metric: str) -> dict[str, float]:

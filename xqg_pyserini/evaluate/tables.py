@@ -165,6 +165,9 @@ def _json(names, columns, values, marks, baseline, metrics, per_language, tests)
             row["p_values"] = nest({c: t.p_value for c, t in tested.items()})
             row["corrected_p_values"] = nest({c: t.corrected_p_value for c, t in tested.items()})
             row["significant"] = nest({c: t.significant for c, t in tested.items()})
+            if any(t.ci_low == t.ci_low for t in tested.values()):  # not nan: intervals were computed
+                row["differences"] = nest({c: t.difference for c, t in tested.items()})
+                row["intervals"] = nest({c: [t.ci_low, t.ci_high] for c, t in tested.items()})
         rows.append(row)
     document = {"baseline": baseline, "metrics": list(metrics)}
     if per_language:
@@ -175,9 +178,12 @@ def _json(names, columns, values, marks, baseline, metrics, per_language, tests)
 
 def _leaderboard_csv(names, columns, shown, marks, baseline) -> str:
     tested = bool(marks)
+    intervals = tested and any(t.ci_low == t.ci_low for t in marks.values())
     header = ["run", "baseline"]
     for column in columns:
         header += [column.label, f"{column.label} p", f"{column.label} significant"] if tested else [column.label]
+        if intervals:
+            header += [f"{column.label} ci low", f"{column.label} ci high"]
     rows = [header]
     for name in names:
         row = [name, "true" if name == baseline else "false"]
@@ -186,8 +192,40 @@ def _leaderboard_csv(names, columns, shown, marks, baseline) -> str:
             if tested:
                 test = marks.get((name, column))
                 row += [repr(test.corrected_p_value), "true" if test.significant else "false"] if test else ["", ""]
+                if intervals:
+                    row += [repr(test.ci_low), repr(test.ci_high)] if test else ["", ""]
         rows.append(row)
     return _csv(rows)
+
+
+def effects_table(tests: Sequence[Comparison], runs: Sequence[str], metrics: Sequence[str], fmt: str = "md") -> str:
+    """Per run (rows) and metric [and language] (columns): difference to the baseline, its interval, and
+    the corrected p-value (``†`` when significant). md, csv or json."""
+    if fmt not in ("md", "csv", "json"):
+        raise ValueError("effects render as md, csv or json")
+    if fmt == "json":
+        rows = [{"run": t.run, "metric": t.metric, "language": t.language, "baseline": t.baseline,
+                 "baseline_mean": t.baseline_mean, "run_mean": t.run_mean, "difference": t.difference,
+                 "interval": [t.ci_low, t.ci_high], "p_value": t.p_value, "corrected_p_value": t.corrected_p_value,
+                 "significant": t.significant, "units": t.units} for t in tests]
+        settings = tests[0].settings.to_json() if tests else None
+        return json.dumps({"test": settings, "effects": rows}, indent=2, ensure_ascii=False) + "\n"
+    columns = list(dict.fromkeys(_Column(t.metric, t.language) for t in tests if t.metric in metrics))
+    columns.sort(key=lambda c: (list(metrics).index(c.metric), c.language == AVERAGE, c.language or ""))
+    found = {(t.run, _Column(t.metric, t.language)): t for t in tests}
+    places = {m: 1 if any(abs(t.baseline_mean) > 1 for t in tests if t.metric == m) else 4 for m in metrics}
+
+    def cell(test: Comparison | None, column: _Column) -> str:
+        if test is None:
+            return ""
+        d = places[column.metric]
+        text = f"{test.difference:+.{d}f} [{test.ci_low:+.{d}f}, {test.ci_high:+.{d}f}] p={test.corrected_p_value:.2g}"
+        return text + ("†" if test.significant else "")
+
+    rows = [[name, *(cell(found.get((name, c)), c) for c in columns)] for name in runs]
+    header = ["run", *(f"Δ {c.label}" for c in columns)]
+    return _csv([header, *rows]) if fmt == "csv" else _markdown([_md_text(h) for h in header],
+                                                                  [[_md_text(x) for x in row] for row in rows])
 
 
 def _tex_table(names, columns, shown, is_best, marks, baseline, per_language) -> str:

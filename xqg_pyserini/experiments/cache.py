@@ -10,7 +10,6 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from xqg_pyserini.io.embeddings import EmbeddingStore, check_finite, read_store, write_store
-from xqg_pyserini.io.generated import GeneratedText
 from xqg_pyserini.provenance import versions
 
 KEY_CHARS = 32  # hex digits of sha256(text) used as the cache key
@@ -87,15 +86,3 @@ def write_derived_store(path: Path, ids: Sequence[str], vectors: np.ndarray, met
             return EmbeddingStore(path=path, ids=list(ids), vectors=vectors, meta=existing)
     write_store(path, ids, vectors, {**meta, "fingerprint": fingerprint, "versions": versions()})
     return read_store(path)
-
-
-def generated_store(path: Path, texts: Sequence[GeneratedText], vectors: np.ndarray, encoder_config: dict,
-                    field_name: str, source: Path) -> EmbeddingStore:
-    """A store of kind ``generated`` (ids ``docid<TAB>lang<TAB>rank``) from texts and their vectors.
-
-    With ``field_name`` ``generated_passages`` and vectors from the passage encoder, this is the
-    PG store ``xqg encode --kind generated --generated-field generated_passages`` would write.
-    """
-    return write_derived_store(path, [f"{t.docid}\t{t.lang}\t{t.rank}" for t in texts], vectors, {
-        "kind": "generated", "encoder": encoder_config, "generated_field": field_name, "input": str(source.resolve()),
-        "derived_from": "content-keyed cache"})

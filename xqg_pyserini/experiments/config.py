@@ -28,17 +28,24 @@ relative to the config file's directory. The schema, with defaults::
     fusion: sum                        # sum | mean
     unaugmented: keep                  # a passage with nothing to fuse: keep E(p), or scale it by 1-alpha
     renorm: false                      # L2-normalize the fused vectors (cosine encoders)
+    extra_orders: {seeds: [1, 2, 3]}   # more random language orders, for sweeps with `orders: all`
+    uniform: {seed: 7}                 # the draws of sweeps with `counts: uniform`
+    controls: {seed: 11}               # the permutations of `control: shuffle | random` sweeps
+    tune: []                           # sweeps whose settings are chosen on dev folds (see experiments/tuning.py)
     hits: 100
+    compress_runs: false               # true: runs/TAG.trec.gz (13k topics x 100 hits is ~80 MB a run)
     threads: 1                         # FAISS search threads
     metrics: [MRR@10, R@100, R@2kt, R@5kt]
     select_metric: null                # picks the best configuration; default: the first metric
     reference: {alpha: 0.01, per_lang: all, num_langs: all}   # fixed values of axes a sweep leaves out
-    grid:                              # named sweeps; each the product of its arms and axes
+    grid:                              # named sweeps; each the product of its arms and axes (experiments/sweeps.py)
       alpha:     {arms: [qg, pg, qg+pg], alphas: [0.001, 0.003, 0.01, 0.03, 0.1]}
       per_lang:  {arms: [qg, qg+pg], per_lang: "1..5"}
-      num_langs: {arms: [qg, pg, qg+pg], num_langs: "1..all"}
+      num_langs: {arms: [qg, pg, qg+pg], num_langs: "1..all", orders: all}
       mean:      {arms: [qg, pg], alphas: [0.01, 0.1, 0.3], fusion: mean}   # a sweep may set its own fusion(s)
-    significance: {permutations: 10000, seed: 42, correction: none, level: 0.05}
+      paper:     {arms: [qg], counts: uniform, per_lang: [1, 3, 5], num_langs: [7, all], fusion: [sum, mean]}
+    significance:                      # tests against plain; Holm/Bonferroni within each table
+      {permutations: 10000, seed: 42, correction: none, level: 0.05, cluster_by: none, bootstrap: 10000, confidence: 0.95}
     plots: {metrics: null}             # metrics to plot; default: every metric
     alignment: null                    # or {arm: qg, alpha:, per_lang:, num_langs:, fusion:} (unset: reference values)
     save_indexes: false                # write Pyserini indexes of the final configurations
@@ -58,13 +65,21 @@ from typing import Any
 
 from xqg_pyserini.encode.base import DTYPES
 from xqg_pyserini.errors import InputError
-from xqg_pyserini.experiments.checks import Checker, show
+from xqg_pyserini.experiments.checks import Checker
+from xqg_pyserini.experiments.sweeps import parse_sweeps
 from xqg_pyserini.index.fusion import FUSIONS, UNAUGMENTED
 from xqg_pyserini.experiments.settings import (  # noqa: F401 (ExperimentConfig and the settings: the API)
-    ALL, ARMS, DEFAULT_METRICS, AlignmentSettings, EncoderSettings, ExperimentConfig, Reference, Sweep)
-from xqg_pyserini.evaluate.significance import CORRECTIONS, SignificanceSettings
+    ALL, ARMS, DEFAULT_METRICS, AlignmentSettings, EncoderSettings, ExperimentConfig, Reference,
+    Sweep)  # noqa: F401
+from xqg_pyserini.evaluate.significance import CLUSTER_RULES, CORRECTIONS, SignificanceSettings
 
 _LANG = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+# An experiment output dir: experiment.json (written last) marks a finished one; one that stopped
+# earlier holds only what the runner writes (job.py: cache/, runs/, indexes/; report.py: the rest).
+OUTPUT_MARKER = "experiment.json"
+OUTPUT_ENTRIES = ("cache", "runs", "indexes", "plots", "alignment", "leaderboard.*", "per_language*",
+                  "scores.json", "summary.md")
 
 # --------------------------------------------------------------------------- the schema
 
@@ -81,7 +96,12 @@ _TOP = {
     "fusion": "sum or mean",
     "unaugmented": "keep or scale: a passage with nothing to fuse",
     "renorm": "L2-normalize fused vectors",
+    "extra_orders": "{seeds: [...]}: more random language orders, for sweeps with orders: all",
+    "uniform": "{seed: N}: the draws of sweeps with counts: uniform",
+    "controls": "{seed: N}: the permutations of control sweeps",
+    "tune": "sweeps whose alpha/fusion/... are chosen on dev folds and reported on held-out topics",
     "hits": "passages retrieved per query",
+    "compress_runs": "write runs gzip-compressed (runs/TAG.trec.gz)",
     "threads": "FAISS search threads",
     "metrics": "ir-measures names and R@kt",
     "select_metric": "metric choosing the best configuration",
@@ -95,11 +115,11 @@ _TOP = {
 _ENCODER = {"name": "", "class": "", "pooling": "", "l2_norm": "", "query_prefix": "", "passage_prefix": "",
             "max_length": "", "batch_size": "", "device": "", "dtype": "", "tokenizer": "", "passage_template": ""}
 _REFERENCE = {"alpha": "", "per_lang": "", "num_langs": ""}
-_SWEEP = {"arms": "the arms to run (qg, pg, qg+pg, plain)", "alphas": "", "per_lang": "", "num_langs": "",
-          "fusion": ""}
-_SIGNIFICANCE = {"permutations": "", "seed": "", "correction": "", "level": ""}
+_SIGNIFICANCE = {"permutations": "", "seed": "", "correction": "", "level": "",
+                 "cluster_by": "none, question, or a qid<TAB>cluster file", "bootstrap": "resamples (0: none)",
+                 "confidence": "interval coverage"}
 _PLOTS = {"metrics": ""}
-_ALIGNMENT = {"arm": "", "alpha": "", "per_lang": "", "num_langs": "", "fusion": ""}
+_ALIGNMENT = {"arm": "", "alpha": "", "per_lang": "", "num_langs": "", "fusion": "", "tags": "grid points by tag"}
 _LANG_ORDER = {"seed": ""}
 
 
@@ -107,10 +127,12 @@ def load_config(path: str | Path) -> ExperimentConfig:
     """Read and validate an experiment config; InputError names the key at fault."""
     import yaml
 
+    from xqg_pyserini.io.text import read_text
+
     path = Path(path)
     if not path.is_file():
         raise InputError("config file not found", path=path)
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path)
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as err:
@@ -152,7 +174,11 @@ def parse_config(raw: Any, path: str | Path, text: str = "") -> ExperimentConfig
     config.fusion = c.string(raw.get("fusion", "sum"), "fusion", choices=FUSIONS)
     config.unaugmented = c.string(raw.get("unaugmented", "keep"), "unaugmented", choices=UNAUGMENTED)
     config.renorm = bool(c.boolean(raw.get("renorm", False), "renorm"))
+    config.extra_orders = _seeds(c, raw.get("extra_orders"), "extra_orders", many=True)
+    config.uniform_seed = _seeds(c, raw.get("uniform"), "uniform", many=False) or config.uniform_seed
+    config.control_seed = _seeds(c, raw.get("controls"), "controls", many=False) or config.control_seed
     config.hits = c.integer(raw.get("hits", 100), "hits", minimum=1)
+    config.compress_runs = bool(c.boolean(raw.get("compress_runs", False), "compress_runs"))
     config.threads = c.integer(raw.get("threads", 1), "threads", minimum=1)
 
     metrics = c.string_list(raw.get("metrics", list(DEFAULT_METRICS)), "metrics", optional=False)
@@ -166,8 +192,12 @@ def parse_config(raw: Any, path: str | Path, text: str = "") -> ExperimentConfig
         raise c.fail("select_metric", f"{config.select_metric!r} is not among the metrics ({', '.join(metrics)})")
 
     config.reference = _reference(c, raw.get("reference"))
-    config.grid = _grid(c, raw["grid"])
+    config.grid = parse_sweeps(c, raw["grid"])
     config.significance = _significance(c, raw.get("significance"))
+    config.tune = c.string_list(raw.get("tune"), "tune") or []
+    for i, name in enumerate(config.tune):
+        if name not in [sweep.name for sweep in config.grid]:
+            raise c.fail(f"tune[{i}]", f"{name!r} is not a sweep of the grid")
     plots = c.mapping(raw.get("plots") or {}, "plots", _PLOTS)
     config.plot_metrics = c.string_list(plots.get("metrics"), "plots.metrics") or list(metrics)
     for i, metric in enumerate(config.plot_metrics):
@@ -220,48 +250,16 @@ def _reference(c: Checker, raw: Any) -> Reference:
                      num_langs=c.count_or_all(raw.get("num_langs", ALL), "reference.num_langs"))
 
 
-def _grid(c: Checker, raw: Any) -> list[Sweep]:
-    if isinstance(raw, list):
-        raise c.fail("grid", "must be a mapping of sweep name -> {arms, alphas, per_lang, num_langs}")
-    if not isinstance(raw, dict) or not raw:
-        raise c.fail("grid", f"must be a non-empty mapping of named sweeps, got {show(raw)}")
-    sweeps = []
-    for name, spec in raw.items():
-        key = f"grid.{name}"
-        if not isinstance(name, str) or not re.match(r"^[A-Za-z0-9._+-]+$", name):
-            raise c.fail(key, "sweep names use letters, digits and . _ + - only")
-        c.mapping(spec, key, _SWEEP, required=("arms",))
-        arms = c.string_list(spec["arms"], f"{key}.arms", optional=False)
-        for i, arm in enumerate(arms):
-            if arm not in ARMS:
-                raise c.fail(f"{key}.arms[{i}]", f"unknown arm {arm!r}; arms: {', '.join(ARMS)}")
-        alphas: tuple[float, ...] = ()
-        if spec.get("alphas") is not None:
-            values = spec["alphas"] if isinstance(spec["alphas"], list) else [spec["alphas"]]
-            if not values:
-                raise c.fail(f"{key}.alphas", "must not be empty")
-            items = []
-            for i, value in enumerate(values):
-                where = f"{key}.alphas[{i}]" if isinstance(spec["alphas"], list) else f"{key}.alphas"
-                alpha = c.number(value, where, 0.0, 1.0)
-                if alpha not in items:
-                    items.append(alpha)
-            alphas = tuple(items)
-        per_lang, per_lang_open = ((), None) if spec.get("per_lang") is None else c.axis(spec["per_lang"],
-                                                                                           f"{key}.per_lang")
-        num_langs, num_open = ((), None) if spec.get("num_langs") is None else c.axis(spec["num_langs"],
-                                                                                        f"{key}.num_langs")
-        fusions: tuple[str, ...] = ()
-        if spec.get("fusion") is not None:
-            listed = spec["fusion"] if isinstance(spec["fusion"], list) else [spec["fusion"]]
-            if not listed:
-                raise c.fail(f"{key}.fusion", "must not be empty")
-            fusions = tuple(dict.fromkeys(
-                c.string(v, f"{key}.fusion[{i}]" if isinstance(spec["fusion"], list) else f"{key}.fusion",
-                         choices=FUSIONS) for i, v in enumerate(listed)))
-        sweeps.append(Sweep(name=name, arms=tuple(arms), alphas=alphas, per_lang=per_lang, num_langs=num_langs,
-                            fusions=fusions, per_lang_range_to_all=per_lang_open, num_langs_range_to_all=num_open))
-    return sweeps
+def _seeds(c: Checker, raw: Any, key: str, many: bool):
+    """``{seeds: [..]}`` (many) or ``{seed: N}``; None/() when absent."""
+    if raw is None:
+        return () if many else None
+    name = "seeds" if many else "seed"
+    c.mapping(raw, key, {name: "random seed(s)"}, required=(name,))
+    if not many:
+        return c.integer(raw[name], f"{key}.seed", minimum=0)
+    values = raw[name] if isinstance(raw[name], list) else [raw[name]]
+    return tuple(dict.fromkeys(c.integer(v, f"{key}.seeds[{i}]", minimum=0) for i, v in enumerate(values)))
 
 
 def _significance(c: Checker, raw: Any) -> SignificanceSettings:
@@ -272,13 +270,26 @@ def _significance(c: Checker, raw: Any) -> SignificanceSettings:
         seed=c.integer(raw.get("seed", d.seed), "significance.seed", minimum=0),
         correction=c.string(raw.get("correction", d.correction), "significance.correction", choices=CORRECTIONS),
         level=c.number(raw.get("level", d.level), "significance.level", 0.0, 1.0),
+        cluster_by=_cluster_by(c, raw.get("cluster_by", d.cluster_by)),
+        bootstrap=c.integer(raw.get("bootstrap", d.bootstrap), "significance.bootstrap", minimum=0),
+        confidence=c.number(raw.get("confidence", d.confidence), "significance.confidence", 0.5, 0.999),
     )
+
+
+def _cluster_by(c: Checker, value: Any) -> str:
+    text = c.string(value, "significance.cluster_by")
+    return text if text in CLUSTER_RULES else str(c.file_path(text, "significance.cluster_by"))
 
 
 def _alignment(c: Checker, raw: Any) -> AlignmentSettings:
     if raw is True:
         return AlignmentSettings()
     c.mapping(raw, "alignment", _ALIGNMENT)
+    if raw.get("tags") is not None:
+        others = [key for key in raw if key != "tags"]
+        if others:
+            raise c.fail(f"alignment.{others[0]}", "give tags, or arm/alpha/per_lang/num_langs/fusion, not both")
+        return AlignmentSettings(tags=tuple(c.string_list(raw["tags"], "alignment.tags", optional=False)))
     arm = c.string(raw.get("arm", "qg"), "alignment.arm", choices=tuple(a for a in ARMS if a != "plain"))
     return AlignmentSettings(
         arm=arm,
@@ -304,14 +315,21 @@ def resolved(config: ExperimentConfig) -> dict[str, Any]:
                     "passage_template": config.encoder.passage_template},
         "topic_langs": config.topic_langs, "target_langs": config.target_langs,
         "lang_order": config.lang_order if config.lang_order_seed is None else {"seed": config.lang_order_seed},
-        "fusion": config.fusion, "unaugmented": config.unaugmented, "renorm": config.renorm, "hits": config.hits, "threads": config.threads, "metrics": config.metrics,
-        "select_metric": config.select_metric,
+        "fusion": config.fusion, "unaugmented": config.unaugmented, "renorm": config.renorm,
+        "extra_orders": list(config.extra_orders), "uniform_seed": config.uniform_seed,
+        "control_seed": config.control_seed, "tune": config.tune, "hits": config.hits,
+        "compress_runs": config.compress_runs, "threads": config.threads,
+        "metrics": config.metrics, "select_metric": config.select_metric,
         "reference": {"alpha": config.reference.alpha, "per_lang": config.reference.per_lang or "all",
                       "num_langs": config.reference.num_langs or "all"},
         "grid": {s.name: {"arms": list(s.arms), "alphas": list(s.alphas) or ["reference"],
                           "per_lang": axis(s.per_lang, s.per_lang_range_to_all) or ["reference"],
                           "num_langs": axis(s.num_langs, s.num_langs_range_to_all) or ["reference"],
-                          "fusion": list(s.fusions) or [config.fusion]}
+                          "fusion": list(s.fusions) or [config.fusion],
+                          **({"langs": list(s.langs)} if s.langs else {}),
+                          "counts": s.counts, "orders": s.orders, "control": list(s.controls),
+                          "unaugmented": list(s.unaugmented) or [config.unaugmented],
+                          "renorm": list(s.renorm) or [config.renorm]}
                  for s in config.grid},
         "significance": vars(config.significance).copy(),
         "plots": {"metrics": config.plot_metrics},

@@ -9,6 +9,8 @@ Layout::
     oracle/qg/folds.json         {"k": K, "seed": S, "fold_of": {question id: fold}}
     oracle/qg/fold-{f}.jsonl     {"docid", "generated_queries": {lang: [...]}}: usable for fold f's questions
     oracle/pg.jsonl              {"docid", "generated_passages": {lang: [translated passage]}}
+    mt/qg/fold-{f}.jsonl         machine translations of the passage's English questions not in fold f
+    mt/pg.jsonl                  machine translations of the passages (``xqg data mt``)
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from xqg_pyserini.io.corpus import Passage, read_corpus
 from xqg_pyserini.io.generated import (  # noqa: F401 (the runner imports the fields from here)
     PASSAGES_FIELD, QUERIES_FIELD, GeneratedText, read_generated)
 from xqg_pyserini.io.qrels import Qrels, read_qrels
-from xqg_pyserini.io.topics import read_topics
+from xqg_pyserini.io.topics import question_id, read_topics
 
 
 
@@ -44,6 +46,8 @@ class Dataset:
     fold_of_topic: dict[str, int] = field(default_factory=dict)  # qid -> fold
     qg: dict[int, list[GeneratedText]] = field(default_factory=dict)  # fold -> texts
     pg: list[GeneratedText] | None = None
+    mt_qg: dict[int, list[GeneratedText]] = field(default_factory=dict)  # machine-translated English questions
+    mt_pg: list[GeneratedText] | None = None  # machine-translated passages
 
     @property
     def folds(self) -> list[int]:
@@ -51,11 +55,6 @@ class Dataset:
 
     def fold_topics(self, fold: int) -> list[str]:
         return [qid for qid in self.topics if self.fold_of_topic.get(qid) == fold]
-
-
-def question_id(qid: str) -> str:
-    """``"{lang}-{question id}"`` -> the question id shared across languages."""
-    return qid.split("-", 1)[1] if "-" in qid else qid
 
 
 def _need(path: Path, why: str) -> Path:
@@ -116,9 +115,29 @@ def load_dataset(config: ExperimentConfig) -> Dataset:
     if config.needs_pg:
         data.pg = read_generated(_need(root / "oracle" / "pg.jsonl", "the pg arms"), field=PASSAGES_FIELD)
         _check_docids(data.pg, docids, root / "oracle" / "pg.jsonl")
+    if config.needs_machine:
+        _load_machine(data, root / "mt", docids, config)
     return data
 
 
+def _load_machine(data: Dataset, folder: Path, docids: set[str], config: ExperimentConfig) -> None:
+    """The machine-translation arms' files (``xqg data mt``), read by their owner ``data/machine.py``."""
+    from xqg_pyserini.data.machine import read_machine_oracle
+
+    arms = set(config.arms) | (config.alignment.arms() if config.alignment is not None else set())
+    pg, qg = read_machine_oracle(folder.parent)
+    if "mt-pg" in arms:
+        if pg is None:
+            raise InputError("no machine-translated passages (needed for the mt-pg arm)", path=folder)
+        data.mt_pg = pg
+        _check_docids(pg, docids, folder / "pg.jsonl")
+    if "mt-qg" in arms:
+        missing = [f for f in data.folds if f not in qg]
+        if missing:
+            raise InputError(f"no machine-translated questions for fold(s) {missing} (needed for mt-qg)", path=folder)
+        data.mt_qg = {f: qg[f] for f in data.folds}
+        for fold, texts in data.mt_qg.items():
+            _check_docids(texts, docids, folder / "qg" / f"fold-{fold}.jsonl")
 def _load_qg(data: Dataset, folder: Path, docids: set[str]) -> None:
     path = _need(folder / "folds.json", "the qg arms")
     try:

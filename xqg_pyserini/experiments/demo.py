@@ -16,12 +16,14 @@ from xqg_pyserini.encode.run import encode_file
 from xqg_pyserini.evaluate.measures import check_qids, score_run
 from xqg_pyserini.evaluate.tables import render
 from xqg_pyserini.index.build import build_index
-from xqg_pyserini.io.atomic import atomic_file
+from xqg_pyserini.io.atomic import atomic_file, check_work_dir
 from xqg_pyserini.io.qrels import read_qrels
 from xqg_pyserini.io.topics import read_topics
 from xqg_pyserini.search.dense import search_to_file
 
 METRICS = ["MRR@10", "R@1", "R@5", "R@20", "nDCG@10"]
+RESULTS = "results.md"  # written last: marks a demo output dir
+ENTRIES = ("data", "emb", "indexes", "runs")  # what a demo stopped before the end leaves
 
 
 def _lang(qid: str) -> str:
@@ -31,6 +33,7 @@ def _lang(qid: str) -> str:
 def run_demo(output: Path, encoder: str = "e5-small", alpha: float = 0.01, **encoder_flags) -> str:
     """Run the demo; returns (and prints, and writes to ``results.md``) the result tables."""
     started = time.time()
+    check_work_dir(output, markers=(RESULTS,), entries=ENTRIES, what="demo output")
     data = output / "data"
     data.mkdir(parents=True, exist_ok=True)
     for name in DEMO_FILES:
@@ -76,7 +79,7 @@ def run_demo(output: Path, encoder: str = "e5-small", alpha: float = 0.01, **enc
         f"Files under {output}/ (took {time.time() - started:.0f}s).",
         "",
     ])
-    with atomic_file(output / "results.md") as out:
+    with atomic_file(output / RESULTS) as out:
         out.write(text)
     print("\n" + text)
     return text

@@ -16,7 +16,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,36 +24,32 @@ from xqg_pyserini.encode.base import Encoder, create_encoder, encoder_difference
 from xqg_pyserini.errors import InputError
 from xqg_pyserini.evaluate.measures import Judgements, Scores, parse_measures, score
 from xqg_pyserini.evaluate.rkt import RktWarning
-from xqg_pyserini.experiments.cache import TextCache, generated_store, write_derived_store
+from xqg_pyserini.experiments.cache import TextCache, write_derived_store
 from xqg_pyserini.experiments.config import ExperimentConfig
 from xqg_pyserini.experiments.dataset import PASSAGES_FIELD, QUERIES_FIELD, Dataset
 from xqg_pyserini.experiments.grid import PLAIN, Grid, GridPoint, qg_source
+from xqg_pyserini.experiments.sources import Generated, draws_rows, move_texts, split_source, uniform_draws
 from xqg_pyserini.index.build import fuse_stores
 from xqg_pyserini.io.atomic import atomic_file
-from xqg_pyserini.io.runs import Run, write_run
+from xqg_pyserini.io.runs import Run, read_run, write_run
 from xqg_pyserini.provenance import write_provenance
 from xqg_pyserini.search.exact import exact_search
+
+if TYPE_CHECKING:
+    from xqg_pyserini.experiments.tuning import Tuned
 
 ENCODE_CHUNK = 2048  # texts per encoder call; the cache is saved after each, so a killed run resumes
 
 
 @dataclass
-class Generated:
-    """The generated texts of one source (before the langs/per_lang selection) and their vectors."""
-
-    keys: list[tuple[str, str, int]]
-    texts: list[str]
-    vectors: np.ndarray
-
-
-@dataclass
 class RunResult:
-    """A searched and scored grid point (the ranking itself is only kept on disk: memory)."""
+    """A searched and scored grid point, or a tuned run (``point`` None; the ranking is only on disk)."""
 
-    point: GridPoint
+    point: GridPoint | None
     scores: Scores
     path: Path
     sweeps: list[str]
+    tuned: "Tuned | None" = None
 
 
 class Job:
@@ -89,9 +85,11 @@ class Job:
         self.query_cache = TextCache(self.cache_dir / "query-texts", "query")
         self.passage_cache = TextCache(self.cache_dir / "passage-texts", "passage")
         passage_texts = [p.render(settings.passage_template) for p in data.passages]
-        query_texts = list(data.topics.values()) + [t.text.strip() for ts in data.qg.values() for t in ts]
+        query_texts = list(data.topics.values()) + [t.text.strip() for ts in [*data.qg.values(), *data.mt_qg.values()]
+                                                    for t in ts]
+        generated_passages = [t.text.strip() for t in [*(data.pg or []), *(data.mt_pg or [])]]
         wanted = [(self.query_cache, query_texts, "queries"),
-                  (self.passage_cache, passage_texts + [t.text.strip() for t in data.pg or []], "passages")]
+                  (self.passage_cache, passage_texts + generated_passages, "passages")]
         self.cache_stats = {cache.side: {"distinct_texts": len(set(texts)), "encoded": 0}
                             for cache, texts, _ in wanted}
         if any(cache.missing(texts) for cache, texts, _ in wanted):
@@ -137,36 +135,84 @@ class Job:
         write_derived_store(self.stores["queries"], self.qids, self.query_vectors, {
             "kind": "query", "encoder": self.query_encoder_config, "input": str(data.root.resolve()),
             "derived_from": "content-keyed cache"})
-        for fold, texts in data.qg.items():
-            path = self.cache_dir / "qg" / f"fold-{fold}"
-            generated_store(path, texts, self.generated("qg", fold).vectors, self.query_encoder_config,
-                            QUERIES_FIELD, data.root / "oracle" / "qg" / f"fold-{fold}.jsonl")
-            self.stores[qg_source(fold)] = path
-        if data.pg is not None:
-            generated_store(self.cache_dir / "pg", data.pg, self.generated("pg", None).vectors,
-                            self.passage_encoder_config, PASSAGES_FIELD, data.root / "oracle" / "pg.jsonl")
-            self.stores["pg"] = self.cache_dir / "pg"
+        for name in self._base_sources():
+            self.store(name)
 
-    def generated(self, source: str, fold: int | None) -> Generated:
-        """Texts and vectors of ``qg`` (for one fold), ``pg``, or ``qg+pg`` (QG of the fold, then PG)."""
-        key = (source, fold)
-        if key not in self._generated:
-            if source == "qg":
-                texts = self.data.qg[fold]
-                vectors = self.query_cache.get([t.text.strip() for t in texts])
-            elif source == "pg":
-                texts = self.data.pg
-                vectors = self.passage_cache.get([t.text.strip() for t in texts])
-            elif source == "qg+pg":
-                qg, pg = self.generated("qg", fold), self.generated("pg", None)
-                self._generated[key] = Generated(qg.keys + pg.keys, qg.texts + pg.texts,
-                                                 np.concatenate([qg.vectors, pg.vectors]))
-                return self._generated[key]
+    def _base_sources(self) -> list[str]:
+        data = self.data
+        return ([qg_source(f) for f in data.qg] + ["pg"] * (data.pg is not None)
+                + [qg_source(f, "mt-qg") for f in data.mt_qg] + ["mt-pg"] * (data.mt_pg is not None))
+
+    def _base_texts(self, base: str) -> tuple[list, str]:
+        """(GeneratedText rows, file) of a base source."""
+        data, arm, _, fold = self.data, *base.partition("/fold-")
+        if base == "pg":
+            return data.pg, "oracle/pg.jsonl"
+        if base == "mt-pg":
+            return data.mt_pg, "mt/pg.jsonl"
+        if arm == "qg":
+            return data.qg[int(fold)], f"oracle/qg/fold-{fold}.jsonl"
+        if arm == "mt-qg":
+            return data.mt_qg[int(fold)], f"mt/qg/fold-{fold}.jsonl"
+        raise ValueError(f"no generated source {base!r}")
+
+    def generated(self, source: str) -> Generated:
+        """Texts and vectors of a source (see :mod:`~xqg_pyserini.experiments.sources`), built once."""
+        if source not in self._generated:
+            base, modifiers = split_source(source)
+            if modifiers:
+                parent = self.generated(":".join([base, *modifiers[:-1]]))
+                last = modifiers[-1]
+                self._generated[source] = (uniform_draws(parent, self.uniform_n, self.config.uniform_seed, base)
+                                           if last == "uniform" else
+                                           move_texts(parent, last, self.docids, self.config.control_seed, base))
             else:
-                raise ValueError(f"no generated texts for {source!r}")
-            self._generated[key] = Generated([(t.docid, t.lang, t.rank) for t in texts],
-                                             [t.text.strip() for t in texts], vectors)
-        return self._generated[key]
+                texts, _ = self._base_texts(base)
+                cache = self.passage_cache if self._is_passages(base) else self.query_cache
+                stripped = [t.text.strip() for t in texts]
+                self._generated[source] = Generated([(t.docid, t.lang, t.rank) for t in texts], stripped,
+                                                    cache.get(stripped))
+        return self._generated[source]
+
+    @staticmethod
+    def _is_passages(base: str) -> bool:
+        return base in ("pg", "mt-pg")
+
+    @property
+    def uniform_n(self) -> int:
+        """The draws per passage and language of uniform sources: the largest n any point uses."""
+        return max([p.per_lang for p in self.grid.points.values() if p.counts == "uniform"] or [1])
+
+    def store(self, source: str) -> Path:
+        """The embedding store of a source, written on first need (derived sources record their texts)."""
+        if source not in self.stores:
+            base, modifiers = split_source(source)
+            generated = self.generated(source)
+            passages = self._is_passages(base)
+            config = self.passage_encoder_config if passages else self.query_encoder_config
+            field_name = PASSAGES_FIELD if passages else QUERIES_FIELD
+            path = self.cache_dir / (source.replace(":", "@") if modifiers else source)
+            keys = [f"{d}\t{l}\t{r}" for d, l, r in generated.keys]
+            meta = {"kind": "generated", "encoder": config, "generated_field": field_name,
+                    "input": str((self.data.root / self._base_texts(base)[1]).resolve()),
+                    "derived_from": "content-keyed cache"}
+            if modifiers:
+                meta.update(modifiers=modifiers, uniform_seed=self.config.uniform_seed, uniform_n=self.uniform_n,
+                            control_seed=self.config.control_seed)
+                self._record_draws(source, generated, field_name)
+            write_derived_store(path, keys, generated.vectors, meta)
+            self.stores[source] = path
+        return self.stores[source]
+
+    def _record_draws(self, source: str, generated: Generated, field_name: str) -> None:
+        """What a derived source holds, under OUTPUT/sources/, so a reader can see every text fused."""
+        path = self.output / "sources" / f"{source.replace('/', '-').replace(':', '@')}.jsonl"
+        with atomic_file(path) as handle:
+            for row in draws_rows(generated, field_name):
+                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        if generated.moved:
+            with atomic_file(path.with_suffix(".moved.json")) as handle:
+                json.dump(generated.moved, handle, ensure_ascii=False)
 
     # ------------------------------------------------------------------ fusion and search
 
@@ -176,9 +222,9 @@ class Job:
         if inputs is None:
             return dict(passages=self.stores["passages"], generated=None, alpha=0.0, fusion=point.fusion,
                         langs=None, per_lang=point.per_lang)
-        return dict(passages=self.stores["passages"], generated=[self.stores[s] for s in inputs.sources],
+        return dict(passages=self.stores["passages"], generated=[self.store(s) for s in inputs.sources],
                     alpha=inputs.alpha, fusion=inputs.fusion, langs=list(inputs.langs), per_lang=inputs.per_lang,
-                    unaugmented=self.config.unaugmented, renorm=self.config.renorm)
+                    unaugmented=inputs.unaugmented, renorm=inputs.renorm)
 
     def fused(self, point: GridPoint, fold: int | None) -> np.ndarray:
         """Fused passage vectors of one grid point (for one fold of the QG arms), in corpus order."""
@@ -211,13 +257,28 @@ class Job:
             warnings.simplefilter("ignore", RktWarning)  # topics without answers: reported once, in the summary
             return score(name, run, parse_measures(self.config.metrics), self._judgements)
 
+    def ceiling(self) -> Scores | None:
+        """R@kt of a run that ranks each topic's relevant passages first: what the answers allow at best."""
+        rkt = [m for m in parse_measures(self.config.metrics) if m.macro]
+        if not rkt or self.data.answers is None:
+            return None
+        run = {qid: [(d, 1.0) for d, rel in self.data.qrels[qid].items() if rel > 0] for qid in self.qids}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RktWarning)
+            return score("ceiling", run, rkt, self._judgements or Judgements(
+                qrels=self.data.qrels, answers=self.data.answers, corpus=self.data.passages))
+
+    def run_path(self, tag: str) -> Path:
+        """Where a run is written: ``runs/{tag}.trec``, gzip-compressed (``.trec.gz``) with ``compress_runs``."""
+        return self.output / "runs" / (f"{tag}.trec.gz" if self.config.compress_runs else f"{tag}.trec")
+
     def run_point(self, point: GridPoint, sweeps: list[str], timings: dict[str, float]) -> RunResult:
         """Search, write the run and its provenance, score; times added to ``timings``."""
         started = time.time()
         run = self.search_point(point)
         if list(run) != self.qids:
             raise RuntimeError(f"run {point.tag} does not rank every topic exactly once")
-        path = self.output / "runs" / f"{point.tag}.trec"
+        path = self.run_path(point.tag)
         write_run(run, path, tag=point.tag)
         self._write_run_provenance(path, point)
         timings["search"] += time.time() - started
@@ -233,14 +294,38 @@ class Job:
             "alpha": point.alpha, "per_lang": point.per_lang, "num_langs": point.num_langs,
             "langs": self.grid.langs_of(point),
             "fusion": point.fusion if point.arm != PLAIN else None,
-            "unaugmented": self.config.unaugmented if point.arm != PLAIN else None,
-            "renorm": self.config.renorm if point.arm != PLAIN else None, "hits": self.config.hits,
+            "unaugmented": point.unaugmented if point.arm != PLAIN else None,
+            "renorm": point.renorm if point.arm != PLAIN else None, "counts": point.counts,
+            "language_order": point.order, "control": point.control,
+            "sources": [list(self.grid.fusion_inputs(point, f).sources) for f in folds] if point.arm != PLAIN else [],
+            "uniform_seed": self.config.uniform_seed if point.counts == "uniform" else None,
+            "control_seed": self.config.control_seed if point.control != "none" else None,
+            "hits": self.config.hits,
             "folds": [f for f in folds if f is not None] or None,
             "search": "exact inner product (faiss IndexFlatIP) over the fused vectors"
                       + ("; fold f's topics on fold f's vectors, runs merged" if folds != [None] else ""),
             "queries": len(self.qids), "stores": {k: str(v.resolve()) for k, v in self.stores.items()},
             "query_encoder": self.query_encoder_config, "passage_encoder": self.passage_encoder_config,
         })
+
+    def run_tuned(self, tuned: "Tuned", results: dict[str, RunResult]) -> RunResult:
+        """Merge each held-out fold's ranking by the candidate chosen on the other folds; write, score."""
+        merged: Run = {}
+        for fold, tag in tuned.choices.items():
+            run = read_run(results[tag].path)
+            merged.update({qid: run[qid] for qid in self.grid.topics_of(fold) if qid in run})
+        run = {qid: merged[qid] for qid in self.qids if qid in merged}
+        if list(run) != self.qids:
+            raise RuntimeError(f"{tuned.tag} does not rank every topic exactly once")
+        path = self.run_path(tuned.tag)
+        write_run(run, path, tag=tuned.tag)
+        write_provenance(f"{path}.json", {
+            "kind": "xqg-experiment-tuned-run", "experiment": self.config.name, "tag": tuned.tag,
+            "sweep": tuned.sweep, "arm": tuned.arm, "selected_by": f"{tuned.metric} on the other folds' topics",
+            "choices": {str(f): t for f, t in tuned.choices.items()},
+            "dev_scores": {str(f): v for f, v in tuned.dev_scores.items()},
+            "edge_folds": tuned.edges, "queries": len(self.qids)})
+        return RunResult(None, self.score(tuned.tag, run), path, [], tuned=tuned)
 
     # ------------------------------------------------------------------ indexes and alignment
 

@@ -12,19 +12,21 @@ from typing import Mapping, Sequence
 
 from xqg_pyserini.io.atomic import atomic_file
 
-ARM_LABELS = {"qg": "QG", "pg": "PG", "qg+pg": "QG+PG", "plain": "plain"}
+ARM_LABELS = {"qg": "QG", "pg": "PG", "qg+pg": "QG+PG", "plain": "plain", "mt-qg": "MT-QG", "mt-pg": "MT-PG"}
 ARM_STYLES = {"qg": dict(color="#4c72b0", marker="o"), "pg": dict(color="#dd8452", marker="s"),
-              "qg+pg": dict(color="#55a868", marker="^")}
+              "qg+pg": dict(color="#55a868", marker="^"), "mt-qg": dict(color="#8172b3", marker="v"),
+              "mt-pg": dict(color="#937860", marker="D")}
 
 
 def _label_and_style(series: str) -> tuple[str, dict]:
-    """``"qg"`` -> ("QG", its style); ``"qg (mean)"`` -> ("QG (mean)", the same colour, dashed)."""
-    arm, _, variant = series.partition(" (")
+    """``"qg"`` -> ("QG", its style); ``"qg (mean) n=3"`` -> ("QG (mean) n=3", its marker, dashed, own colour)."""
+    arm, _, rest = series.partition(" ")
     style = dict(ARM_STYLES.get(arm, {}))
-    if variant:
-        style["linestyle"] = "--"
-        return f"{ARM_LABELS.get(arm, arm)} ({variant.rstrip(')')})", style
-    return ARM_LABELS.get(arm, arm), style
+    label = ARM_LABELS.get(arm, arm) + (f" {rest}" if rest else "")
+    if rest:
+        style.pop("color", None)  # several lines of one arm: matplotlib's colour cycle tells them apart
+        style["linestyle"] = "--" if "(" in rest else "-"
+    return label, style
 
 
 def _pyplot():
@@ -46,9 +48,11 @@ def _save(fig, path: str | Path) -> None:
 
 def plot_sweep(path: str | Path, metric: str, axis_label: str, series: Mapping[str, Sequence[tuple[float, float]]],
                baseline: float, title: str = "", log_x: bool = False,
-               flat: Mapping[str, float] | None = None) -> None:
+               flat: Mapping[str, float] | None = None,
+               bands: Mapping[str, Sequence[tuple[float, float, float]]] | None = None) -> None:
     """``series``: arm (or ``"arm (variant)"``, dashed) -> [(x, value)], drawn as lines; ``flat``:
-    arm -> value drawn as a dotted horizontal line (an arm the axis does not apply to);
+    arm -> value drawn as a dotted horizontal line (an arm the axis does not apply to); ``bands``:
+    arm -> [(x, low, high)], a shaded range around its line (e.g. over language orders);
     ``baseline``: plain, a grey line."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
@@ -60,7 +64,11 @@ def plot_sweep(path: str | Path, metric: str, axis_label: str, series: Mapping[s
         xs, ys = [p[0] for p in points], [p[1] for p in points]
         xs_all += xs
         label, style = _label_and_style(arm)
-        ax.plot(xs, ys, label=label, linewidth=1.6, markersize=5, **style)
+        (line,) = ax.plot(xs, ys, label=label, linewidth=1.6, markersize=5, **style)
+        if bands and arm in bands:
+            band = sorted(bands[arm])
+            ax.fill_between([b[0] for b in band], [b[1] for b in band], [b[2] for b in band],
+                            color=line.get_color(), alpha=0.15, linewidth=0)
     for arm, value in (flat or {}).items():
         label, style = _label_and_style(arm)
         ax.axhline(value, linestyle=":", linewidth=1.4, color=style.get("color", "#555555"),

@@ -34,7 +34,7 @@ class ReportWriter:
         self.experiment = experiment
         self.config, self.output, self.data = experiment.config, experiment.output, experiment.data
         self.grid, self.job, self.results = experiment.grid, experiment.job, experiment.results
-        self.means = {tag: result.scores.mean for tag, result in self.results.items()}
+        self.means = {tag: result.scores.mean for tag, result in self.results.items() if result.point is not None}
         self.plot_files: list[Path] = []
 
     def lang_of(self, qid: str) -> str:
@@ -56,6 +56,10 @@ class ReportWriter:
             handle.write(f"# {config.name}: every run\n\n{report.table()}\n{note}\n")
             for name, table in self.sweep_tables.items():
                 handle.write(f"\n## sweep `{name}`\n\n{table}")
+        with atomic_file(out / "effects.json") as handle:
+            handle.write(report.effects("json"))
+        with atomic_file(out / "effects_per_language.json") as handle:
+            handle.write(report.effects("json", per_lang=True))
         for fmt in ("csv", "json", "tex"):
             with atomic_file(out / f"leaderboard.{fmt}") as handle:
                 handle.write(report.table(fmt))
@@ -88,10 +92,10 @@ class ReportWriter:
         rows = {}
         for tag, result in self.results.items():
             point = result.point
-            rows[tag] = {"arm": point.arm, "alpha": point.alpha, "per_lang": point.per_lang,
-                         "num_langs": point.num_langs, "sweeps": result.sweeps,
-                         "langs": self.grid.lang_order[:point.num_langs] if point.arm != "plain" else [],
-                         "mean": result.scores.mean,
+            described = ({**asdict(point), "langs": self.grid.langs_of(point)} if point is not None else
+                         {"tuned": {"sweep": result.tuned.sweep, "arm": result.tuned.arm,
+                                    "choices": {str(f): t for f, t in result.tuned.choices.items()}}})
+            rows[tag] = {**described, "sweeps": result.sweeps, "mean": result.scores.mean,
                          "per_lang_mean": {m: language_means(result.scores, m, self.lang_of) for m in metrics}}
         with atomic_file(out / "scores.json") as handle:
             json.dump(rows, handle, indent=1, ensure_ascii=False)
@@ -101,77 +105,61 @@ class ReportWriter:
         return self.report.footnote(scope="every run and metric of the table's family")
 
     def plots(self) -> None:
+        """Per sweep and metric: the metric against the sweep's varying axis, one line per setting
+        (several language orders: their mean, with the range as a band); and per-language bars."""
         out = self.output / "plots"
-        config = self.config
-        ref = config.reference
         self.plot_files: list[Path] = []
         plain = self.results["plain"].scores
-        total = len(self.grid.lang_order)
-        ref_n = total if ref.num_langs is None else ref.num_langs
-        lines = list(dict.fromkeys((r.point.arm, r.point.fusion) for r in self.results.values()
-                                   if r.point.arm != "plain"))
-        axes = [("alpha", "alpha (weight of the generated vectors)", lambda p: p.alpha),
-                ("per_lang", "generated queries per language", lambda p: p.per_lang),
-                ("num_langs", "number of target languages", lambda p: p.num_langs)]
-        for metric in config.plot_metrics:
-            for axis, label, x_of in axes:
-                series: dict[str, list[tuple[float, float]]] = {}
-                flat: dict[str, float] = {}
-                for arm, fusion in lines:
-                    reference = self.grid.reference_point(arm, fusion)
-                    points = [r for r in self.results.values() if r.point.arm == arm and all(
-                        getattr(r.point, other) == getattr(reference, other)
-                        for other in ("alpha", "per_lang", "num_langs", "fusion") if other != axis)]
-                    if axis == "per_lang" and arm == "pg":
-                        if reference.tag in self.results:
-                            flat[reference.series] = self.results[reference.tag].scores.mean[metric]
-                        continue
-                    if len({x_of(r.point) for r in points}) >= 2:
-                        series[reference.series] = [(float(x_of(r.point)), r.scores.mean[metric]) for r in points]
-                if not series:
+        for metric in self.config.plot_metrics:
+            for sweep, tags in self.grid.sweeps.items():
+                lines = sweep_lines([self.grid.points[t] for t in tags if t != "plain" and t in self.results],
+                                    lambda point: self.results[point.tag].scores.mean[metric])
+                if lines is None:
                     continue
-                fixed = {"alpha": f"α={ref.alpha:g}", "per_lang": f"n={ref.per_lang or 'all'}",
-                         "num_langs": f"L={ref_n}", "fusion": f"fusion {config.fusion}"}
-                if any(" (" in key for key in [*series, *flat]):
-                    fixed.pop("fusion")  # several fusions: the legend tells them apart
-                title = f"{config.name}: {metric} vs {axis} ({', '.join(v for k, v in fixed.items() if k != axis)})"
-                path = out / f"{axis}-{_safe(metric)}.png"
-                plots.plot_sweep(path, metric, label, series, plain.mean[metric], title=title,
-                                 log_x=axis == "alpha", flat=flat if axis == "per_lang" else None)
+                axis, series, bands, flat = lines
+                path = out / f"{sweep}-{_safe(metric)}.png"
+                plots.plot_sweep(path, metric, AXIS_LABELS[axis], series, plain.mean[metric],
+                                 title=f"{self.config.name}: {metric}, sweep {sweep}", log_x=axis == "alpha",
+                                 flat=flat, bands=bands)
                 self.plot_files.append(path)
-            best = self.grid.best_point(self.means, None, config.select_metric)
-            if best is not None:
-                base = language_means(plain, metric, self.lang_of)
-                other = language_means(self.results[best.tag].scores, metric, self.lang_of)
-                langs = [lang for lang in base if lang != AVERAGE] + [AVERAGE]
-                path = out / f"languages-{_safe(metric)}.png"
-                plots.plot_language_bars(path, metric, langs, [base[l] for l in langs],
-                                         [other.get(l, float("nan")) for l in langs], best.tag,
-                                         title=f"{config.name}: {metric} per topic language, plain vs {best.tag} "
-                                               f"(best by {config.select_metric})")
-                self.plot_files.append(path)
+            self._language_bars(out, metric, plain)
+
+    def _language_bars(self, out: Path, metric: str, plain) -> None:
+        best = self.grid.best_point(self.means, None, self.config.select_metric)
+        if best is None:
+            return
+        base = language_means(plain, metric, self.lang_of)
+        other = language_means(self.results[best.tag].scores, metric, self.lang_of)
+        langs = [lang for lang in base if lang != AVERAGE] + [AVERAGE]
+        path = out / f"languages-{_safe(metric)}.png"
+        plots.plot_language_bars(path, metric, langs, [base[l] for l in langs],
+                                 [other.get(l, float("nan")) for l in langs], best.tag,
+                                 title=f"{self.config.name}: {metric} per topic language, plain vs {best.tag} "
+                                       f"(best by {self.config.select_metric}, chosen on all topics)")
+        self.plot_files.append(path)
 
     def alignment(self) -> None:
+        """Alignment of each analysed point against plain: CSVs, box plot and table under ``alignment/``
+        (one subdir per tag when the config names tags)."""
+        self.alignments: list[tuple[str, str, str]] = []  # (tag, dir, table)
+        points = self.grid.alignment_points()
+        for point in points:
+            out = self.output / "alignment" / (point.tag if self.config.alignment.tags else "")
+            self.alignments.append((point.tag, out.relative_to(self.output).as_posix(), self._align(point, out)))
+
+    def _align(self, point: GridPoint, out: Path) -> str:
         from xqg_pyserini.evaluate import align
 
-        point = self.grid.alignment_point()
-        out = self.output / "alignment"
         before, after = self.job.alignment(point)
         align.write_per_query(out / "per_query.csv", before, after, self.lang_of)
         summaries = align.summarize(before, after, self.lang_of)
         align.write_summary(out / "per_language.csv", summaries)
         align.plot_margins(out / "margins.png", before, after, self.lang_of,
                            title=f"{self.config.name}: cosine margin, plain (grey) vs {point.tag} (blue)")
-        header = ["lang", "queries", "margin plain", f"margin {point.tag}", "median plain", f"median {point.tag}",
-                  "cos(q, rel) plain", f"cos(q, rel) {point.tag}", "mean rank plain", f"mean rank {point.tag}",
-                  "margin improved"]
-        rows = [[s.lang, s.queries, *(f"{v:.4f}" for v in (*s.mean_margin, *s.median_margin,
-                                                              *s.mean_cos_relevant)),
-                 *(f"{v:.2f}" for v in s.mean_rank), f"{100 * s.share_margin_improved:.1f}%"] for s in summaries]
-        self.alignment_table = render_rows(header, rows)
-        self.alignment_tag = point.tag
+        table = render_rows(*align.summary_rows(summaries))
         with atomic_file(out / "per_language.md") as handle:
-            handle.write(self.alignment_table)
+            handle.write(table)
+        return table
 
     def checks(self) -> list[str]:
         """Sanity checks reported in the summary (fold leakage, runs complete)."""
@@ -244,6 +232,9 @@ class ReportWriter:
         for name, table in self.sweep_tables.items():
             lines += [f"### sweep `{name}`", "", table]
         lines += [self._test_note(), ""]
+        lines += self._effects_section()
+        lines += self._ceiling_section()
+        lines += self._coverage_section()
         lines += ["## Per topic language (final configurations)", "",
                   f"plain, then per arm its reference configuration and its best by {config.select_metric}; every "
                   "run in `per_language_all.md` (tests per language and on the macro average `Avg`).", ""]
@@ -251,10 +242,15 @@ class ReportWriter:
             lines += [f"### {metric}", "", table]
         lines += [self._test_note(), ""]
         if config.alignment is not None:
-            lines += [f"## Cosine alignment: plain vs `{self.alignment_tag}`", "",
-                      "Per query: cosine to its relevant passage minus cosine to the best-scoring non-relevant one "
-                      "(QG: each fold's topics against that fold's fused vectors). CSVs and `margins.png` in "
-                      "`alignment/`.", "", self.alignment_table, "![margins](alignment/margins.png)", ""]
+            lines += ["## Cosine alignment", "",
+                      "Per query and language, plain → augmented: cosine to its relevant passage, mean cosine to "
+                      "every non-relevant one, their gap, the margin over the nearest non-relevant passage by "
+                      "cosine (Δ: mean change with a 95% bootstrap interval over queries), the relevant passage's "
+                      "rank by cosine and by inner product on the same vectors, and the first edition's margin "
+                      "over the top inner-product competitor (QG: each fold's topics against that fold's fused "
+                      "vectors). CSVs and `margins.png` in each dir.", ""]
+            for tag, folder, table in self.alignments:
+                lines += [f"### plain vs `{tag}` (`{folder}/`)", "", table, f"![margins]({folder}/margins.png)", ""]
         if self.plot_files:
             lines += ["## Plots", ""]
             lines += [f"![{p.stem}]({p.relative_to(self.output).as_posix()})" for p in self.plot_files]
@@ -266,6 +262,53 @@ class ReportWriter:
             lines.append("")
         lines += ["## Checks", ""] + [f"- {line}" for line in self.checks() + self.experiment.notes] + [""]
         return lines
+
+    def effect_runs(self) -> list[str]:
+        """The runs of the effects table: tuned runs (settings chosen on dev folds), then the final points."""
+        tuned = [tag for tag, r in self.results.items() if r.tuned is not None]
+        return tuned + [p.tag for p in self.final_points() if p.tag != "plain"]
+
+    def _effects_section(self) -> list[str]:
+        runs = self.effect_runs()
+        if not runs:
+            return []
+        lines = ["## Effects against plain", "",
+                 "Difference to plain with its bootstrap interval and the p-value corrected within this table. "
+                 "`tuned-*` runs choose their setting on the other folds' topics (dev) and are measured on the "
+                 "held-out fold (see below); the other rows are the reference configurations and each arm's "
+                 f"best by {self.config.select_metric} chosen on all topics (optimistic).", "",
+                 self.report.effects(runs=["plain", *runs]), self.report.footnote(), ""]
+        tuned = [r.tuned for r in self.results.values() if r.tuned is not None]
+        if tuned:
+            lines += ["### Tuned runs: choices per held-out fold", ""]
+            for t in tuned:
+                choices = ", ".join(f"fold {f}: `{tag}`" for f, tag in t.choices.items())
+                edge = (f" **At the edge of the α range for folds {t.edges}: extend the grid.**" if t.edges else "")
+                lines.append(f"- `{t.tag}` ({t.metric} on dev topics): {choices}.{edge}")
+            lines.append("")
+        return lines
+
+    def _ceiling_section(self) -> list[str]:
+        ceiling = self.job.ceiling()
+        if ceiling is None:
+            return []
+        plain = self.results["plain"].scores.mean
+        values = ", ".join(f"{m} {v:.1f} (plain {plain[m]:.1f})" for m, v in ceiling.mean.items())
+        return ["## R@kt ceiling", "",
+                f"R@kt of a run that ranks each topic's relevant passage first: {values}. Answers the official "
+                "substring test cannot find in the tokenized relevant passage cap every run there.", ""]
+
+    def _coverage_section(self) -> list[str]:
+        from xqg_pyserini.experiments.coverage import coverage, coverage_rows
+
+        rows = coverage(self.data)
+        if not rows or all(r.passages_covered == 1 for r in rows):
+            return []
+        return ["## Coverage and relevance", "",
+                "Share of passages with generated text in each topic language, and share of that language's "
+                "topics whose relevant passage has some (QG: each topic against its own fold's texts). Where the "
+                "second is much higher, being augmented at all marks relevant passages, whatever the text.", "",
+                render_rows(*coverage_rows(rows)), ""]
 
     def _summary_config(self) -> list[str]:
         config = self.config
@@ -286,10 +329,43 @@ class ReportWriter:
             "lang_order": self.grid.lang_order, "max_per_lang": self.grid.max_per_lang, "cache": str(self.job.cache_dir),
             "cache_stats": self.job.cache_stats, "stores": {k: str(v) for k, v in self.job.stores.items()},
             "query_encoder": self.job.query_encoder_config, "passage_encoder": self.job.passage_encoder_config,
-            "runs": {tag: {**asdict(r.point), "path": str(r.path), "sweeps": r.sweeps, "mean": r.scores.mean}
+            "runs": {tag: {**(asdict(r.point) if r.point is not None else {"tuned": r.tuned.tag}),
+                           "path": str(r.path), "sweeps": r.sweeps, "mean": r.scores.mean}
                      for tag, r in self.results.items()},
             "final": [p.tag for p in self.final_points()], "timings": self.experiment.timings,
         })
+
+
+AXIS_LABELS = {"alpha": "alpha (weight of the generated vectors)", "per_lang": "generated queries per language",
+               "num_langs": "number of target languages"}
+
+
+def sweep_lines(points: list[GridPoint], value):
+    """(x axis, series, bands, flat lines) for the points of one sweep, or None when nothing varies.
+
+    The x axis is the numeric axis with the most distinct values; every other difference between
+    points makes a line; points that differ only by their language order are averaged (band: range).
+    """
+    varying = {axis: len({getattr(p, axis) for p in points if getattr(p, axis) is not None})
+               for axis in AXIS_LABELS}
+    axis = max(varying, key=lambda a: varying[a])
+    if varying[axis] < 2:
+        return None
+    grouped: dict[str, dict[float, list[float]]] = {}
+    flat: dict[str, float] = {}
+    for point in points:
+        others = [f"{short}={getattr(point, a)}" for a, short in (("alpha", "α"), ("per_lang", "n"), ("num_langs", "L"))
+                  if a != axis and varying[a] > 1 and getattr(point, a) is not None]
+        label = point.series + (f" {' '.join(others)}" if others else "")
+        x = getattr(point, axis)
+        if x is None:  # e.g. PG on the per_lang axis: drawn as a flat line
+            flat[label] = value(point)
+            continue
+        grouped.setdefault(label, {}).setdefault(float(x), []).append(value(point))
+    series = {label: [(x, sum(v) / len(v)) for x, v in sorted(xs.items())] for label, xs in grouped.items()}
+    bands = {label: [(x, min(v), max(v)) for x, v in sorted(xs.items())] for label, xs in grouped.items()
+             if any(len(v) > 1 for v in xs.values())}
+    return axis, series, bands, flat
 
 
 def _prune(folder: Path, keep: set[str], patterns: Sequence[str]) -> None:

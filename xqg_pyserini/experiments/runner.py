@@ -68,6 +68,18 @@ class Experiment:
         self._step("encode (cache)", started)
         return self
 
+    def _tune(self) -> None:
+        """Tuned runs: settings chosen on the other folds' topics, merged over held-out folds."""
+        from xqg_pyserini.evaluate.measures import parse_measure
+        from xqg_pyserini.experiments.tuning import tune
+
+        started = time.time()
+        macro = parse_measure(self.config.select_metric).macro
+        scores = {tag: r.scores for tag, r in self.results.items()}
+        for tuned in tune(self.grid, scores, self.config.select_metric, macro, self.data.topic_lang.get):
+            self.results[tuned.tag] = self.job.run_tuned(tuned, self.results)
+        self.timings["evaluate"] += time.time() - started
+
     def run(self) -> Path:
         started_all = time.time()
         self.prepare()
@@ -79,10 +91,12 @@ class Experiment:
                         disable=not self.progress):
             sweeps = [s for s, tags in self.grid.sweeps.items() if tag in tags]
             self.results[tag] = self.job.run_point(self.grid.points[tag], sweeps, self.timings)
+        if config.tune:
+            self._tune()
         self.timings["search"] = round(self.timings["search"], 2)
         self.timings["evaluate"] = round(self.timings["evaluate"], 2)
-        _prune(out / "runs", {f"{tag}.trec" for tag in self.results} | {f"{tag}.trec.json" for tag in self.results},
-               ("*.trec", "*.trec.json"))
+        written = {r.path.name for r in self.results.values()}
+        _prune(out / "runs", written | {f"{name}.json" for name in written}, ("*.trec", "*.trec.gz", "*.json"))
         if self.data.answers is not None and len(self.data.answers) < len(self.job.qids):
             self.notes.append(f"{len(self.job.qids) - len(self.data.answers)} of {len(self.job.qids)} topics have no "
                               "answers entry and are left out of R@kt (as the official script does).")
@@ -101,8 +115,8 @@ class Experiment:
         if config.save_indexes:
             started = time.time()
             points = report.final_points()
-            if config.alignment is not None and self.grid.alignment_point() not in points:
-                points.append(self.grid.alignment_point())
+            if config.alignment is not None:
+                points += [p for p in self.grid.alignment_points() if p not in points]
             self.saved_indexes = self.job.save_indexes(points)
             self._step("save indexes", started)
         self.timings["total"] = round(time.time() - started_all, 2)

@@ -12,7 +12,12 @@ from typing import Any
 from xqg_pyserini.evaluate.significance import SignificanceSettings
 from xqg_pyserini.io.corpus import DEFAULT_PASSAGE_TEMPLATE
 
-ARMS = ("plain", "qg", "pg", "qg+pg")
+ARMS = ("plain", "qg", "pg", "qg+pg", "mt-qg", "mt-pg")
+QG_ARMS = ("qg", "qg+pg", "mt-qg")  # arms fusing generated queries (folds; queries per language)
+PG_ARMS = ("pg", "qg+pg", "mt-pg")  # arms fusing generated passages
+COUNTS = ("as-is", "uniform")  # generated queries per passage and language: as the source has them, or n drawn
+CONTROLS = ("none", "shuffle", "random")  # generated texts moved among covered passages / to random passages
+ORDERS = ("reference", "all")
 ALL = "all"
 DEFAULT_METRICS = ("MRR@10", "R@100", "R@2kt", "R@5kt")
 
@@ -76,6 +81,12 @@ class Sweep:
     fusions: tuple[str, ...] = ()  # () = the top-level fusion
     per_lang_range_to_all: int | None = None  # "N..all": every value from N up to the data's maximum
     num_langs_range_to_all: int | None = None
+    counts: str = "as-is"  # "uniform": exactly per_lang queries per passage and language (drawn, seeded)
+    orders: str = "reference"  # "all": the num_langs sweep in the reference order and every extra order
+    controls: tuple[str, ...] = ("none",)
+    langs: tuple[str, ...] | None = None  # an explicit target-language subset instead of num_langs
+    unaugmented: tuple[str, ...] = ()  # () = the top-level setting
+    renorm: tuple[bool, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -85,6 +96,11 @@ class AlignmentSettings:
     per_lang: int | None | str = "reference"
     num_langs: int | None | str = "reference"
     fusion: str | None = None  # None: the top-level fusion
+    tags: tuple[str, ...] = ()  # or: grid points by tag, each analysed against plain
+
+    def arms(self) -> set[str]:
+        """The arms the analysis needs data for (tags name their arm first)."""
+        return {tag.split("-a", 1)[0] for tag in self.tags} if self.tags else {self.arm}
 
 
 @dataclass
@@ -105,7 +121,12 @@ class ExperimentConfig:
     fusion: str = "sum"
     unaugmented: str = "keep"  # a passage with nothing to fuse: "keep" E(p) or "scale" it by 1-alpha
     renorm: bool = False  # L2-normalize fused vectors
+    extra_orders: tuple[int, ...] = ()  # seeds of further random language orders (sweeps with orders: all)
+    uniform_seed: int = 7  # draws of counts: uniform
+    control_seed: int = 11  # permutations of the shuffle / random controls
+    tune: list[str] = field(default_factory=list)  # sweeps whose settings are chosen on dev folds
     hits: int = 100
+    compress_runs: bool = False  # write runs/{tag}.trec.gz
     threads: int = 1
     metrics: list[str] = field(default_factory=lambda: list(DEFAULT_METRICS))
     select_metric: str = ""
@@ -126,10 +147,16 @@ class ExperimentConfig:
 
     @property
     def needs_qg(self) -> bool:
-        return any(arm in ("qg", "qg+pg") for arm in self.arms) or (
-            self.alignment is not None and self.alignment.arm in ("qg", "qg+pg"))
+        """The QG oracle and its folds: for QG arms, and for tuning on dev folds."""
+        return any(arm in QG_ARMS for arm in self.arms) or bool(self.tune) or (
+            self.alignment is not None and bool(self.alignment.arms() & set(QG_ARMS)))
+
+    @property
+    def needs_machine(self) -> bool:
+        return any(arm.startswith("mt-") for arm in self.arms) or (
+            self.alignment is not None and any(a.startswith("mt-") for a in self.alignment.arms()))
 
     @property
     def needs_pg(self) -> bool:
         return any(arm in ("pg", "qg+pg") for arm in self.arms) or (
-            self.alignment is not None and self.alignment.arm in ("pg", "qg+pg"))
+            self.alignment is not None and bool(self.alignment.arms() & set(PG_ARMS)))

@@ -18,6 +18,7 @@ from xqg_pyserini.options import (MergedOption, Option, chosen_values, collect_o
 
 RUNNER = "xqg generate"  # the owner name of the runner's own flags
 DEFAULT_GENERATOR = "hf-qg"
+DEFAULT_PER_LANG = 5  # for generators that produce texts; importing ones default to what they read
 # A plug-in that declares no options receives --model when it is given.
 PLUGIN_OPTIONS = (Option("--model", help="passed to the plug-in's constructor when given"),)
 
@@ -29,12 +30,19 @@ def _add_runner_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--merge", metavar="DIR", default=None, help="merge the shard set in DIR into --output")
     p.add_argument("--generator", default=DEFAULT_GENERATOR,
                    help=f"registered generator: {', '.join(GENERATORS.in_order())} (default: %(default)s)")
-    p.add_argument("--langs", help="comma-separated target languages, e.g. ar,bn,fi,ja,ko,ru,te")
-    p.add_argument("--per-lang", type=int, default=5, help="outputs per passage and language (default: %(default)s)")
-    p.add_argument("--shard", default="0/1", help="I/N: generate the I-th of N contiguous corpus shards")
-    p.add_argument("--seed", type=int, default=42, help="sampling seed; each (docid, lang) derives its own")
-    p.add_argument("--overwrite", action="store_true", help="discard earlier work made with other settings")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--langs", help="comma-separated target languages, e.g. ar,bn,fi,ja,ko,ru,te "
+                                   "(required; for --generator file, default: every language in the file)")
+    p.add_argument("--per-lang", type=int, default=None,
+                   help=f"texts kept per passage and language, after dropping empty and duplicate ones "
+                        f"(default: {DEFAULT_PER_LANG}; for --generator file, all the file holds)")
+    p.add_argument("--shard", default="0/1",
+                   help="I/N: generate the I-th of N contiguous corpus shards (default: %(default)s, the whole corpus)")
+    p.add_argument("--seed", type=int, default=42,
+                   help="sampling seed; each (docid, lang) derives its own (default: %(default)s)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="discard earlier work in --output made with other settings; with --merge, replace "
+                        "an existing --output file that is not a generated-texts file")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def add_parser(sub: Any) -> None:
@@ -94,20 +102,35 @@ def run(args: argparse.Namespace) -> int:
         record = runner.merge(args.merge, args.output)
         print(f"{record['counts']['passages']} passages from {record['shards']} shards merged into {args.output}")
         return 0
-    if not args.corpus or not args.langs:
-        raise InputError("--corpus and --langs are required (unless --merge)")
+    cls = GENERATORS.get(args.generator)
+    from_input = getattr(cls, "outputs_from_input", False)
+    if not args.corpus or not (args.langs or from_input):
+        raise InputError("--corpus and --langs are required (unless --merge; --generator file reads its "
+                         "languages from the file)")
     from xqg_pyserini.generate.base import check_langs
+    from xqg_pyserini.io.atomic import check_work_dir
+    from xqg_pyserini.io.generated import SHARD_SET_FILES
 
     shard = parse_shard(args.shard)
+    check_work_dir(args.output, markers=SHARD_SET_FILES, what="shard set")  # before loading a model
     langs = comma_list(args.langs) or []
-    cls = GENERATORS.get(args.generator)
-    if getattr(cls, "needs_language_names", False):
+    if langs and getattr(cls, "needs_language_names", False):
         check_langs(langs)  # before loading a model; the generator checks again what it can produce
     generator = cls(**generator_options(args))
-    manifest = runner.generate_corpus(args.corpus, generator, langs, args.per_lang, args.output,
+    per_lang = args.per_lang if args.per_lang is not None else DEFAULT_PER_LANG
+    if from_input:
+        if not generator.input_langs:
+            raise InputError("holds no generated texts", path=getattr(generator, "path", None))
+        langs = langs or generator.input_langs
+        per_lang = args.per_lang if args.per_lang is not None else generator.max_per_lang
+    manifest = runner.generate_corpus(args.corpus, generator, langs, per_lang, args.output,
                                       shard=shard, batch_size=args.batch_size,
                                       seed=args.seed, progress=not args.no_progress, overwrite=args.overwrite)
     counts = manifest["counts"]
+    dropped = [f"{counts[key]} {what}" for key, what in (("over_limit", f"beyond --per-lang {per_lang}"),
+                                                          ("duplicates_removed", "duplicates"),
+                                                          ("empty_dropped", "empty")) if counts[key]]
     print(f"shard {args.shard}: {counts['passages']} passages, {counts['kept']} texts kept "
-          f"({json.dumps({lang: c['kept'] for lang, c in counts['per_lang'].items()})}) in {args.output}")
+          f"({json.dumps({lang: c['kept'] for lang, c in counts['per_lang'].items()})})"
+          f"{'; dropped: ' + ', '.join(dropped) if dropped else ''} in {args.output}")
     return 0

@@ -13,8 +13,11 @@ Accepted inputs, by suffix:
 A directory is read as every ``.jsonl``, ``.parquet`` and ``.tsv`` file under it (e.g. the
 release's ``data/`` dir, or a shard set made by ``xqg generate``).
 
-A request is answered with the first ``n`` texts of (docid, language) in file order; a pair absent
-from the file gets no outputs (the runner counts it). Docids in the file but not in the corpus
+A request is answered with every text of (docid, language), in file order; the runner cleans them
+and keeps the first ``--per-lang`` (counting what it drops as ``over_limit``), so by default, when
+``--langs`` and ``--per-lang`` are not given, everything in the file is kept: every language it
+holds and as many texts as its fullest (docid, language). A pair absent from the file gets no
+outputs (the runner counts it). Docids in the file but not in the corpus
 are counted in the manifest (``report``) with a warning. Everything is held in memory: meant for
 files the size of an experiment's corpus, not the 630M-query release (which ``xqg encode
 --kind generated`` reads directly).
@@ -32,6 +35,7 @@ from xqg_pyserini.generate.base import LANGUAGES, OUTPUT_FIELDS, Request
 from xqg_pyserini.io.generated import FIELDS, QUERIES_FIELD
 from xqg_pyserini.io.hashing import file_sha256
 from xqg_pyserini.io.jsonl import read_jsonl, require_str
+from xqg_pyserini.io.text import text_lines
 from xqg_pyserini.options import Option
 
 SUFFIXES = (".jsonl", ".json", ".parquet", ".tsv", ".txt")
@@ -44,6 +48,8 @@ OUTPUT_OF_FIELD = {field: output for output, field in OUTPUT_FIELDS.items()}
 
 class FileGenerator:
     summary = "import generations: released JSONL/parquet, or docid<TAB>lang<TAB>query"
+    # --langs and --per-lang default to what the file holds (input_langs, max_per_lang)
+    outputs_from_input = True
 
     @classmethod
     def options(cls) -> list[Option]:
@@ -66,6 +72,8 @@ class FileGenerator:
             self._load(file)
         seen = {lang for by_lang in self.texts.values() for lang in by_lang}
         self.languages = sorted(set(LANGUAGES) | seen)
+        self.input_langs = sorted({lang for by_lang in self.texts.values() for lang, texts in by_lang.items() if texts})
+        self.max_per_lang = max((len(t) for by_lang in self.texts.values() for t in by_lang.values()), default=0)
 
     def _load(self, file: Path) -> None:
         suffix = file.suffix.lower()
@@ -129,7 +137,8 @@ class FileGenerator:
                              f"found {', '.join(table.column_names)}", path=file)
 
     def generate(self, requests: Sequence[Request]) -> list[list[str]]:
-        return [self.texts.get(r.docid, {}).get(r.lang, [])[:r.n] for r in requests]
+        """All texts of each request's (docid, language): the runner keeps ``n`` and counts the rest."""
+        return [list(self.texts.get(r.docid, {}).get(r.lang, [])) for r in requests]
 
     def report(self, corpus_docids: set[str]) -> dict[str, Any]:
         """How the file matches the corpus (recorded in the manifest)."""
@@ -161,15 +170,14 @@ def _input_files(path: Path) -> list[Path]:
 
 
 def _read_tsv(path: Path) -> Iterator[tuple[int, str, str, str]]:
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            line = line.rstrip("\r\n")
-            if not line.strip():
-                continue
-            parts = line.split("\t")
-            if len(parts) != 3 or not parts[0].strip() or not parts[1].strip():
-                raise InputError("expected docid<TAB>lang<TAB>query", path=path, line=number)
-            yield number, parts[0], parts[1], parts[2]
+    for number, line in text_lines(path):
+        line = line.rstrip("\r\n")
+        if not line.strip():
+            continue
+        parts = line.split("\t")
+        if len(parts) != 3 or not parts[0].strip() or not parts[1].strip():
+            raise InputError("expected docid<TAB>lang<TAB>query", path=path, line=number)
+        yield number, parts[0], parts[1], parts[2]
 
 
 def _docid(value: Any, file: Path, row: int) -> str:

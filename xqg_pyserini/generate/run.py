@@ -38,21 +38,19 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from xqg_pyserini.errors import InputError
+from xqg_pyserini.errors import InputError, OutputError
 from xqg_pyserini.generate.base import OUTPUT_FIELDS, Generator, Request, check_langs, request_seed
-from xqg_pyserini.io.atomic import atomic_file
+from xqg_pyserini.generate.counts import COUNTERS, STATS, Counts, clean_outputs  # noqa: F401 (clean_outputs: API)
+from xqg_pyserini.io.atomic import WRITE_ERRNOS, atomic_file, check_work_dir
 from xqg_pyserini.io.corpus import Passage, read_corpus
 from xqg_pyserini.io.generated import (  # noqa: F401 (iter_generated, generated_sha256: API)
-    MANIFEST_PATTERN, generated_sha256, iter_generated, shard_set_manifests)
+    MANIFEST_PATTERN, SHARD_SET_FILES, generated_sha256, is_generated_file, iter_generated, shard_set_manifests)
 from xqg_pyserini.io.hashing import file_sha256
 from xqg_pyserini.provenance import write_provenance
 
 SHARD_FILE = "shard-{index:05d}-of-{count:05d}.jsonl"
 MANIFEST_FILE = "manifest-{index}-of-{count}.json"
 PARTIAL_SUFFIX = ".partial"
-STATS = ("generated", "duplicates_removed", "empty_dropped", "over_limit")  # per record, in this order
-COUNTERS = ("requested", "generated", "kept", "duplicates_removed", "empty_dropped", "over_limit",
-            "requests_without_output")
 
 
 def shard_range(total: int, index: int, count: int) -> range:
@@ -60,51 +58,8 @@ def shard_range(total: int, index: int, count: int) -> range:
     return range(index * total // count, (index + 1) * total // count)
 
 
-def clean_outputs(outputs: Sequence[str], limit: int) -> tuple[list[str], dict[str, int]]:
-    """Strip, drop empties, drop exact duplicates (keep first), keep at most ``limit``."""
-    kept: list[str] = []
-    seen: set[str] = set()
-    stats = {"generated": len(outputs), "duplicates_removed": 0, "empty_dropped": 0, "over_limit": 0}
-    for text in outputs:
-        if not isinstance(text, str):
-            raise TypeError(f"generator returned {type(text).__name__} instead of str: {text!r}")
-        text = text.strip()
-        if not text:
-            stats["empty_dropped"] += 1
-        elif text in seen:
-            stats["duplicates_removed"] += 1
-        elif len(kept) >= limit:
-            stats["over_limit"] += 1
-        else:
-            seen.add(text)
-            kept.append(text)
-    return kept, stats
-
-
 def _fingerprint(settings: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
-
-
-class _Counts:
-    """Per-language counters, summed into a total."""
-
-    def __init__(self, langs: Sequence[str]):
-        self.passages = 0
-        self.per_lang = {lang: dict.fromkeys(COUNTERS, 0) for lang in langs}
-
-    def add_passage(self, requested: int, results: dict[str, tuple[list[str], dict[str, int]]]) -> None:
-        self.passages += 1
-        for lang, (kept, stats) in results.items():
-            counts = self.per_lang[lang]
-            counts["requested"] += requested
-            counts["kept"] += len(kept)
-            counts["requests_without_output"] += stats["generated"] == 0
-            for key in STATS:
-                counts[key] += stats[key]
-
-    def as_dict(self) -> dict[str, Any]:
-        total = {key: sum(c[key] for c in self.per_lang.values()) for key in COUNTERS}
-        return {"passages": self.passages, **total, "per_lang": self.per_lang}
 
 
 class _ShardRun:
@@ -155,7 +110,7 @@ class _ShardRun:
                 file.unlink(missing_ok=True)
 
     def resume(self, passages: Sequence[Passage], langs: Sequence[str], overwrite: bool,
-               counts: _Counts) -> int:
+               counts: Counts) -> int:
         """Passages already in the partial file (their counts added); starts the file if needed."""
         done = 0
         if self.partial.is_file():
@@ -172,7 +127,7 @@ class _ShardRun:
         return self.partial.is_file() and self.partial.stat().st_size > 0
 
     def _read_partial(self, passages: Sequence[Passage], langs: Sequence[str], overwrite: bool,
-                      counts: _Counts) -> int:
+                      counts: Counts) -> int:
         with open(self.partial, "rb") as handle:
             data = handle.read()
         lines = data.split(b"\n")
@@ -204,10 +159,27 @@ class _ShardRun:
                 os.fsync(handle.fileno())
         return done
 
-    def _count(self, record: dict[str, Any], langs: Sequence[str], counts: _Counts) -> None:
+    def _count(self, record: dict[str, Any], langs: Sequence[str], counts: Counts) -> None:
         field = self.settings["output"]
         counts.add_passage(self.settings["per_lang"], {
             lang: (record[field][lang], dict(zip(STATS, record["stats"][lang]))) for lang in langs})
+
+    def keep_complete_passages(self) -> int:
+        """After a failed write: cut the partial file after its last complete line, so a rerun
+        resumes from it, or remove it (and this run's unfinished manifest) when it holds no
+        passage. Returns the passages kept."""
+        data = self.partial.read_bytes() if self.partial.is_file() else b""
+        kept = max(data.count(b"\n") - 1, 0)  # the first line is the header
+        if kept == 0:
+            self.partial.unlink(missing_ok=True)
+            if self.manifest.is_file():
+                manifest = json.loads(self.manifest.read_text(encoding="utf-8"))
+                if manifest.get("status") != "complete" and manifest.get("fingerprint") == self.fingerprint:
+                    self.manifest.unlink()
+        elif not data.endswith(b"\n"):
+            with open(self.partial, "r+b") as handle:
+                handle.truncate(data.rfind(b"\n") + 1)
+        return kept
 
     def finalize(self) -> str:
         """Partial records -> the shard file (atomically); returns its sha256."""
@@ -295,15 +267,44 @@ def generate_corpus(corpus_path: str | Path, generator: Generator, langs: Sequen
     passages = [corpus[p] for p in positions]
     settings = {"generator": generator.config(), "output": field, "langs": langs, "per_lang": per_lang,
                 "seed": seed, "corpus_sha256": file_sha256(corpus_path), "shard": [index, count]}
+    created = not check_work_dir(output_dir, markers=SHARD_SET_FILES, what="shard set").exists()
     output_dir.mkdir(parents=True, exist_ok=True)
     run = _ShardRun(output_dir, index, count, settings)
     run.check_neighbours(overwrite)
     finished = run.finished_manifest(overwrite)
     if finished is not None:
         return finished
+    try:
+        return _run_shard(run, generator, corpus_path, corpus, positions, batch_size, progress, overwrite)
+    except (OSError, OutputError) as err:
+        failure = _write_failure(run, err, len(passages), created)
+        if failure is None:
+            raise
+        raise failure from None
 
+
+def _write_failure(run: _ShardRun, err: Exception, total: int, created: bool) -> OutputError | None:
+    """The error to report when the disk fills up (or the like) while generating, after keeping the
+    complete passages for a rerun; None when ``err`` is not such a failure."""
+    reason = err.message if isinstance(err, OutputError) else WRITE_ERRNOS.get(getattr(err, "errno", None))
+    if reason is None:
+        return None
+    kept = run.keep_complete_passages()
+    if created and not any(run.dir.iterdir()):
+        run.dir.rmdir()
+    if kept:
+        return OutputError(f"{reason}; {kept} of {total} passages of this shard are saved in {run.partial.name}: "
+                           "make room and rerun the same command to resume", path=run.dir)
+    return OutputError(f"{reason}; no passage was saved", path=run.dir)
+
+
+def _run_shard(run: _ShardRun, generator: Generator, corpus_path: Path, corpus: Sequence[Passage],
+               positions: range, batch_size: int, progress: bool, overwrite: bool) -> dict[str, Any]:
+    """Generate (or resume) one shard under its lock, then finalize it; returns its manifest."""
+    settings, langs, index, count = run.settings, run.settings["langs"], run.index, run.count
+    passages = [corpus[p] for p in positions]
     with _exclusive(run.shard.with_name(run.shard.name + ".lock")):
-        counts = _Counts(langs)
+        counts = Counts(langs)
         done = run.resume(passages, langs, overwrite, counts)
         record: dict[str, Any] = {
             "kind": "xqg-generated-shard", "status": "incomplete",
@@ -327,7 +328,7 @@ def generate_corpus(corpus_path: str | Path, generator: Generator, langs: Sequen
 
 
 def _generate_batches(run: _ShardRun, generator: Generator, passages: Sequence[Passage], done: int,
-                      counts: _Counts, batch_size: int, progress: bool) -> None:
+                      counts: Counts, batch_size: int, progress: bool) -> None:
     """Generate passages ``done:`` in fixed batches, appending each completed passage to the partial file."""
     from tqdm.auto import tqdm
 
@@ -376,7 +377,7 @@ def merge(output_dir: str | Path, out_path: str | Path) -> dict[str, Any]:
     output_dir, out_path = Path(output_dir), Path(out_path)
     manifests = shard_set_manifests(output_dir)
     digest = hashlib.sha256()
-    with atomic_file(out_path, "wb") as out:
+    with atomic_file(out_path, "wb", same_kind=is_generated_file, what="generated-texts file") as out:
         for manifest in manifests:
             with open(output_dir / manifest["file"], "rb") as shard:
                 for block in iter(lambda: shard.read(1 << 20), b""):
@@ -384,20 +385,23 @@ def merge(output_dir: str | Path, out_path: str | Path) -> dict[str, Any]:
                     out.write(block)
     first = manifests[0]
     langs = first["langs"]
-    totals = _Counts(langs)
-    for manifest in manifests:
-        totals.passages += manifest["counts"]["passages"]
-        for lang in langs:
-            for key in COUNTERS:
-                totals.per_lang[lang][key] += manifest["counts"]["per_lang"][lang][key]
     record = {
         "kind": "xqg-generated", "file": out_path.name, "sha256": digest.hexdigest(),
         "shard_set": str(output_dir.resolve()), "shards": len(manifests),
         **{key: first[key] for key in ("generator", "output", "langs", "per_lang", "seed", "corpus_sha256",
                                        "corpus", "run_fingerprint")},
-        "counts": totals.as_dict(),
+        "counts": _summed_counts([manifest["counts"] for manifest in manifests], langs),
     }
-    if "generator_report" in first:
-        record["generator_report"] = first["generator_report"]
+    for key in ("generator_report", "filter"):  # "filter": a shard set written by xqg filter
+        if key in first:
+            record[key] = first[key]
     write_provenance(f"{out_path}.json", record)
     return json.loads(Path(f"{out_path}.json").read_text(encoding="utf-8"))
+
+
+def _summed_counts(shard_counts: Sequence[dict[str, Any]], langs: Sequence[str]) -> dict[str, Any]:
+    """The shards' per-language counters summed (``COUNTERS``, or those an ``xqg filter`` manifest keeps)."""
+    keys = list(shard_counts[0]["per_lang"][langs[0]]) if langs else list(COUNTERS)
+    per_lang = {lang: {key: sum(c["per_lang"][lang][key] for c in shard_counts) for key in keys} for lang in langs}
+    total = {key: sum(counts[key] for counts in per_lang.values()) for key in keys}
+    return {"passages": sum(c["passages"] for c in shard_counts), **total, "per_lang": per_lang}

@@ -24,7 +24,7 @@ from xqg_pyserini.index.fusion import FusionPlan, GeneratedRows, check_options, 
 from xqg_pyserini.index.writers import (INDEX_TYPES, SHARD_DIR, IndexSpec, human_bytes, memory_estimate,
                                         write_index_files)
 from xqg_pyserini.io.atomic import atomic_dir
-from xqg_pyserini.io.embeddings import EmbeddingStore, StoreShard, check_finite, disk_errors, read_store
+from xqg_pyserini.io.embeddings import EmbeddingStore, StoreShard, check_finite, read_store
 from xqg_pyserini.io.generated import QUERIES_FIELD
 from xqg_pyserini.provenance import versions
 
@@ -200,7 +200,7 @@ def _write(blocks: Iterable[tuple[int, np.ndarray]], ids: Sequence[str], dim: in
            output: str | Path, spec: IndexSpec,
            recall_queries: Callable[[Any], np.ndarray] | None) -> dict[str, Any]:
     record = dict(record)
-    with disk_errors(output), atomic_dir(output) as tmp:
+    with atomic_dir(output, marker=PROVENANCE, kind=INDEX_KIND, what="FAISS index") as tmp:
         facts = write_index_files(blocks, len(ids), dim, spec, tmp, ids, recall_queries)
         record.update(facts)
         record["versions"] = versions()

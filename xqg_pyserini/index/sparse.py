@@ -62,7 +62,7 @@ from typing import Any, Iterable
 from xqg_pyserini.errors import InputError
 from xqg_pyserini.index.fusion import select_rows
 from xqg_pyserini.index.subword import DEFAULT_TOKENIZER, SubwordTokenizer, TokenizerSpec, subword_tokenizer
-from xqg_pyserini.io.atomic import atomic_dir
+from xqg_pyserini.io.atomic import atomic_dir, check_output_dir
 from xqg_pyserini.io.corpus import DEFAULT_PASSAGE_TEMPLATE, Passage, read_corpus
 from xqg_pyserini.io.generated import FIELDS, QUERIES_FIELD, read_generated
 from xqg_pyserini.io.jsonl import read_jsonl
@@ -70,6 +70,7 @@ from xqg_pyserini.provenance import versions
 
 PROVENANCE = "xqg.json"
 KIND = "xqg-lucene-index"
+OUTPUT = dict(marker=PROVENANCE, kind=KIND, what="Lucene index")  # what an output dir may replace
 SUBWORD = "subword"
 WHITESPACE = "whitespace"
 DEFAULT_ANALYZER = SUBWORD
@@ -241,6 +242,7 @@ def build_sparse_index(corpus: str | Path, output: str | Path, generated: str | 
     if threads < 1:
         raise InputError("--threads must be at least 1")
     langs = sorted(set(langs)) if langs else None
+    output = check_output_dir(output, **OUTPUT)  # before any work
     corpus = Path(corpus)
     passages = read_corpus(corpus)
     record: dict[str, Any] = {
@@ -268,9 +270,8 @@ def build_sparse_index(corpus: str | Path, output: str | Path, generated: str | 
     docs = _documents(passages, expansions, passage_template, subword)
     tokenized_s = time.perf_counter() - started
 
-    output = Path(output)
-    with atomic_dir(output) as tmp, tempfile.TemporaryDirectory(prefix=f".{output.name}.collection.",
-                                                                dir=output.parent) as collection:
+    with atomic_dir(output, **OUTPUT) as tmp, tempfile.TemporaryDirectory(prefix=f".{output.name}.collection.",
+                                                                         dir=output.parent) as collection:
         _write_collection(docs, Path(collection), threads)
         args = indexer_args(Path(collection), tmp, analyzer, threads)
         _log(progress, f"indexing {len(docs)} documents with Anserini IndexCollection ({threads} thread(s))")

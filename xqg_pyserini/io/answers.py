@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping
@@ -20,6 +21,9 @@ from xqg_pyserini.io.atomic import atomic_file
 from xqg_pyserini.io.corpus import Passage
 from xqg_pyserini.io.jsonl import read_jsonl, require_str
 from xqg_pyserini.io.runs import Run
+from xqg_pyserini.io.text import first_line as start_of, read_text
+
+_PREDICTIONS_START = re.compile(r'\s*\[\s*(\]|\{\s*"(id|lang|ctxs)"\s*:)')
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,11 @@ def build_predictions(run: Run, corpus: Mapping[str, str] | Iterable[Passage], a
             for qid, ranked in run.items()]
 
 
+def is_predictions_file(path: str | Path) -> bool:
+    """Whether ``path`` starts like the official prediction JSON (a list of ``{"id", "lang", "ctxs"}``)."""
+    return bool(_PREDICTIONS_START.match(start_of(path)))
+
+
 def write_predictions(run: Run, corpus: Mapping[str, str] | Iterable[Passage], answers: Mapping[str, Answer],
                       path: str | Path, hits: int | None = 100) -> None:
     """The official prediction JSON for ``run`` (top ``hits`` per query; None keeps all)."""
@@ -104,7 +113,7 @@ def write_predictions(run: Run, corpus: Mapping[str, str] | Iterable[Passage], a
         raise InputError("run is empty")
     predictions = build_predictions(run, corpus, answers, hits)
     rows = [{"id": p.qid, "lang": p.lang, "ctxs": list(p.ctxs)} for p in predictions]
-    with atomic_file(path) as out:
+    with atomic_file(path, same_kind=is_predictions_file, what="prediction JSON") as out:
         json.dump(rows, out, ensure_ascii=False)
         out.write("\n")
 
@@ -112,11 +121,8 @@ def write_predictions(run: Run, corpus: Mapping[str, str] | Iterable[Passage], a
 def read_predictions(path: str | Path) -> list[Prediction]:
     """The official prediction JSON, in file order; errors name the item index and id."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError("file not found", path=path)
     try:
-        with open(path, encoding="utf-8") as handle:
-            rows = json.load(handle)
+        rows = json.loads(read_text(path))
     except json.JSONDecodeError as err:
         raise InputError(f"malformed JSON ({err.msg} at line {err.lineno} column {err.colno})",
                          path=path, line=err.lineno) from None

@@ -12,7 +12,8 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from xqg_pyserini.errors import InputError
-from xqg_pyserini.io.jsonl import read_jsonl, require_str
+from xqg_pyserini.io.jsonl import json_error, read_jsonl, require_str
+from xqg_pyserini.io.text import decode_line
 
 DEFAULT_PASSAGE_TEMPLATE = "{title} {contents}"  # how a passage becomes the text to encode or index
 
@@ -84,7 +85,7 @@ class CorpusTexts(Mapping[str, str]):
     def _read(self, offset: int) -> tuple[str, str]:
         with open(self.path, "rb") as handle:
             handle.seek(offset)
-            row = json.loads(handle.readline())
+            row = _parse_line(handle.readline(), self.path, 1 if offset == 0 else None)
         return str(row.get("id")), row.get("contents", "")
 
     def __contains__(self, docid: object) -> bool:
@@ -123,14 +124,7 @@ def _offsets_file(path: Path) -> Path:
         for raw in handle:
             number += 1
             if raw.strip():
-                try:
-                    row = json.loads(raw)
-                except json.JSONDecodeError as err:
-                    raise InputError(f"malformed JSON ({err.msg} at column {err.colno})", path=path,
-                                     line=number) from None
-                if not isinstance(row, dict):
-                    raise InputError("expected a JSON object", path=path, line=number)
-                docid = require_str(row, "id", path, number)
+                docid = require_str(_parse_line(raw, path, number), "id", path, number)
                 hashes.append(_docid_hash(docid))
                 offsets.append(offset)
             offset += len(raw)
@@ -142,11 +136,28 @@ def _offsets_file(path: Path) -> Path:
     return target
 
 
+def _parse_line(raw: bytes, path: Path, number: int | None) -> dict:
+    """One corpus line as read_jsonl reads it (UTF-8, a first line's BOM dropped), from its bytes."""
+    text = decode_line(raw, path, number)
+    try:
+        row = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InputError(f"malformed JSON ({json_error(err)})", path=path, line=number) from None
+    if not isinstance(row, dict):
+        raise InputError("expected a JSON object", path=path, line=number)
+    return row
+
+
 def open_corpus_texts(path: str | Path) -> Mapping[str, str]:
-    """Passage texts for R@kt from a corpus JSONL (:class:`CorpusTexts`) or a Lucene index dir with raw docs."""
+    """Passage texts for R@kt from a corpus JSONL (:class:`CorpusTexts`) or a Lucene index dir with raw docs.
+
+    A gzip-compressed corpus (``.gz``) cannot be read at an offset: it is read into memory.
+    """
     path = Path(path)
     if path.is_dir():
         return LuceneTexts(path)
+    if path.suffix == ".gz":
+        return {passage.docid: passage.contents for passage in iter_passages(path)}
     return CorpusTexts(path)
 
 

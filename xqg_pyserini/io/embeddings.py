@@ -20,10 +20,8 @@ a process's resident memory.
 
 from __future__ import annotations
 
-import errno
 import os
 import re
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -39,7 +37,6 @@ SINGLE = {"embeddings": "embeddings.npy", "ids": "ids.tsv", "keys": "keys.npy", 
           "meta": "meta.json"}
 SHARD_META = re.compile(r"meta-(\d+)-of-(\d+)\.json")
 READ_BYTES = 4 << 20  # bytes of vectors per positional read
-_DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG)
 
 
 def shard_files(index: int, count: int) -> dict[str, str]:
@@ -54,17 +51,6 @@ def check_finite(vectors: np.ndarray, ids: Sequence[str], where: str | Path, fir
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
         raise InputError(f"{int(bad.sum())} vector(s) contain NaN or inf", path=where, docid=ids[first + first_row])
-
-
-@contextmanager
-def disk_errors(path: str | Path) -> Iterator[None]:
-    """A full disk or read-only file system while writing ``path`` is bad input, named (exit 2)."""
-    try:
-        yield
-    except OSError as err:
-        if err.errno in _DISK_ERRORS:
-            raise InputError(f"cannot write: {os.strerror(err.errno)}; nothing was left behind", path=path) from None
-        raise
 
 
 # --------------------------------------------------------------------------- keys of generated rows
@@ -371,5 +357,5 @@ def read_store(path: str | Path, kind: str | None = None) -> EmbeddingStore:
 
 
 # Writers live in store_writer.py; re-exported here, the one module callers import stores from.
-from xqg_pyserini.io.store_writer import (KeyEncoder, ShardWriter, npy_header, write_store,  # noqa: E402,F401
-                                          write_store_chunks)
+from xqg_pyserini.io.store_writer import (KeyEncoder, ShardWriter, check_store_output,  # noqa: E402,F401
+                                          npy_header, write_store, write_store_chunks)

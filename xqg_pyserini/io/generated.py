@@ -18,11 +18,15 @@ from typing import Any, Iterable, Iterator
 from xqg_pyserini.errors import InputError
 from xqg_pyserini.io.jsonl import read_json_object, read_jsonl, require_str
 from xqg_pyserini.io.hashing import file_sha256
+from xqg_pyserini.io.text import first_line
 
 QUERIES_FIELD = "generated_queries"  # generated queries (hf-qg, openai, the QG oracle)
 PASSAGES_FIELD = "generated_passages"  # translated passages (hf-mt, the PG oracle)
 FIELDS = (QUERIES_FIELD, PASSAGES_FIELD)
 MANIFEST_PATTERN = re.compile(r"manifest-(\d+)-of-(\d+)\.json")
+# What makes a directory a shard set (``xqg generate`` writes these, and nothing else, in it).
+SHARD_SET_FILES = ("manifest-*-of-*.json", "shard-*-of-*.jsonl*")
+_ROW_START = re.compile(r'\s*\{\s*"docid"\s*:')
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,11 @@ def shard_set_manifests(output_dir: str | Path) -> list[dict[str, Any]]:
         if not (output_dir / manifest["file"]).is_file():
             raise InputError(f"shard file {manifest['file']} is missing", path=output_dir)
     return manifests
+
+
+def is_generated_file(path: str | Path) -> bool:
+    """Whether ``path`` starts like a generated-texts JSONL file (rows ``{"docid", ...}``)."""
+    return bool(_ROW_START.match(first_line(path)))
 
 
 def generated_files(path: str | Path) -> list[Path]:

@@ -7,24 +7,27 @@ from pathlib import Path
 from typing import Iterator
 
 from xqg_pyserini.errors import InputError
+from xqg_pyserini.io.text import read_text, text_lines
+
+
+def json_error(err: json.JSONDecodeError) -> str:
+    """``Expecting ',' delimiter at column 7``: json's own message, whose text may end in "at"."""
+    return f"{err.msg.removesuffix(' at')} at column {err.colno}"
 
 
 def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:
     """Yield ``(line_number, object)`` for each non-blank line; malformed lines raise InputError."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError("file not found", path=path)
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise InputError(f"malformed JSON ({err.msg} at column {err.colno})", path=path, line=number) from None
-            if not isinstance(row, dict):
-                raise InputError("expected a JSON object", path=path, line=number)
-            yield number, row
+    for number, line in text_lines(path):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise InputError(f"malformed JSON ({json_error(err)})", path=path, line=number) from None
+        if not isinstance(row, dict):
+            raise InputError("expected a JSON object", path=path, line=number)
+        yield number, row
 
 
 def require_str(row: dict, field: str, path: Path, line: int, *, allow_empty: bool = False) -> str:
@@ -44,13 +47,10 @@ def require_str(row: dict, field: str, path: Path, line: int, *, allow_empty: bo
 def read_json_object(path: str | Path, required: tuple[str, ...] = ()) -> dict:
     """A JSON file holding one object with at least the ``required`` keys; otherwise InputError."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError("file not found", path=path)
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        line = getattr(err, "lineno", None)
-        raise InputError(f"malformed JSON ({getattr(err, 'msg', err)})", path=path, line=line) from None
+        value = json.loads(read_text(path))
+    except json.JSONDecodeError as err:
+        raise InputError(f"malformed JSON ({json_error(err)})", path=path, line=err.lineno) from None
     if not isinstance(value, dict):
         raise InputError("expected a JSON object", path=path)
     missing = [key for key in required if key not in value]

@@ -15,10 +15,14 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from xqg_pyserini.errors import InputError
-from xqg_pyserini.io.atomic import atomic_dir, atomic_file
+from xqg_pyserini.io.atomic import atomic_dir, atomic_file, check_output_dir, check_work_dir, write_error
 # Imported by io/embeddings.py once its own names exist (use the writers through that module).
-from xqg_pyserini.io.embeddings import (SINGLE, STORE_DTYPES, check_finite, disk_errors, parse_generated_id,
-                                        shard_files)
+from xqg_pyserini.io.embeddings import KINDS, SINGLE, STORE_DTYPES, check_finite, parse_generated_id, shard_files
+
+WHAT = "embedding store"
+SHARD_PATTERNS = {role: name.replace("-0-of-1.", "-*-of-*.") for role, name in shard_files(0, 1).items()}
+# What a shard set's dir may hold before its first meta-I-of-N.json: other shards' files, temp files.
+SHARD_ENTRIES = (*SHARD_PATTERNS.values(), ".*.tmp")
 
 
 class KeyEncoder:
@@ -87,22 +91,36 @@ class ShardWriter:
         return meta
 
 
+def check_store_output(path: str | Path, shard: tuple[int, int] | None = None) -> Path:
+    """``path`` as a Path if a store (or shard ``shard`` of a shard set) may be written there; else
+    OutputError. A whole store replaces an earlier one (its ``meta.json`` names one of ``KINDS``);
+    shards are written in place, into a new dir or one holding only shard files."""
+    path = Path(path)
+    if shard is None:
+        return check_output_dir(path, marker=SINGLE["meta"], kind=KINDS, what=WHAT)
+    check_work_dir(path, markers=(SHARD_PATTERNS["meta"],), what=f"sharded {WHAT}", entries=SHARD_ENTRIES)
+    if (path / SINGLE["meta"]).is_file():
+        raise InputError("holds a whole store (meta.json); shards go into another dir", path=path)
+    return path
+
+
 def write_store_chunks(path: str | Path, rows: int, dim: int, meta: dict[str, Any],
                        chunks: Iterable[tuple[Sequence[str], np.ndarray]], dtype: str = "float32",
                        shard: tuple[int, int] | None = None) -> None:
     """Stream ``chunks`` of ``(ids, vectors)`` into a store, or into shard ``shard`` of a shard set."""
-    path = Path(path)
+    path = check_store_output(path, shard)
     writer = ShardWriter(rows, dim, dtype, meta.get("kind", ""), path)
-    with disk_errors(path):
-        if shard is None:
-            with atomic_dir(path) as tmp:
-                writer.write(tmp, SINGLE, meta, chunks, atomic=False)
-        else:
-            if (path / SINGLE["meta"]).is_file():
-                raise InputError("holds a whole store (meta.json); shards go into another dir", path=path)
-            path.mkdir(parents=True, exist_ok=True)
-            (path / shard_files(*shard)["meta"]).unlink(missing_ok=True)  # the old shard is gone from here on
-            writer.write(path, shard_files(*shard), {**meta, "shard": list(shard)}, chunks, atomic=True)
+    if shard is None:
+        with atomic_dir(path, marker=SINGLE["meta"], kind=KINDS, what=WHAT) as tmp:
+            writer.write(tmp, SINGLE, meta, chunks, atomic=False)
+        return
+    files = shard_files(*shard)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        (path / files["meta"]).unlink(missing_ok=True)  # the old shard is gone from here on
+    except OSError as err:
+        raise (write_error(err, path) or err) from None
+    writer.write(path, files, {**meta, "shard": list(shard)}, chunks, atomic=True)
 
 
 def write_store(path: str | Path, ids: Sequence[str], vectors: np.ndarray, meta: dict[str, Any],

@@ -47,21 +47,19 @@ def query_vectors(store: EmbeddingStore, topics: dict[str, str]) -> np.ndarray:
 def search(index_dir: str | Path, topics: dict[str, str], encoder: Encoder | None = None, hits: int = 100,
            threads: int = 1, progress: bool = True, encoded: EmbeddingStore | None = None) -> Run:
     """Rank with ``encoder`` on the topic texts, or with the pre-encoded queries of ``encoded``."""
-    index_dir = check_faiss_dir(index_dir)  # before starting Java
-    qids = list(topics)
-    if encoded is not None:
-        vectors = query_vectors(encoded, topics)
-    elif encoder is not None:
-        vectors = None
-    else:
+    if hits < 1 or threads < 1:
+        raise InputError(f"--hits and --threads must be at least 1 (got {hits} and {threads})")
+    if encoded is None and encoder is None:
         raise InputError("give a query encoder or encoded queries")
-    shards = index_shard_dirs(index_dir)
-    searchers = [_searcher(directory, encoder) for directory in shards]
+    index_dir = check_faiss_dir(index_dir)  # everything checked before Java starts
+    qids = list(topics)
+    vectors = query_vectors(encoded, topics) if encoded is not None else None
+    searchers = [_searcher(directory, encoder) for directory in index_shard_dirs(index_dir)]
+    dim = vectors.shape[1] if vectors is not None else encoder.dim
+    if searchers[0].dimension != dim:
+        raise InputError(f"index has dim {searchers[0].dimension} but the queries have {dim}", path=index_dir)
     if vectors is None:
         vectors = encoder.encode_queries([topics[q] for q in qids], progress=progress)
-    if searchers[0].dimension != vectors.shape[1]:
-        raise InputError(f"index has dim {searchers[0].dimension} but the queries have {vectors.shape[1]}",
-                         path=index_dir)
     per_shard = [searcher.batch_search(vectors, qids, k=hits, threads=threads) for searcher in searchers]
     if len(per_shard) == 1:
         return {qid: [(hit.docid, float(hit.score)) for hit in per_shard[0][qid]] for qid in qids}

@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from xqg_pyserini.errors import InputError
-from xqg_pyserini.io.runs import Run, read_run, write_run
+from xqg_pyserini.io.atomic import check_output_file
+from xqg_pyserini.io.runs import Run, is_run_file, read_run, write_run
 from xqg_pyserini.provenance import write_provenance
 
 METHODS = ("rrf", "combsum", "combmnz", "combmax")
@@ -154,6 +155,7 @@ def fuse_files(paths: Sequence[str | Path], output: str | Path, method: str = "r
                weights: Sequence[float] | None = None, k: float = RRF_K, hits: int | None = 1000,
                tag: str | None = None) -> Run:
     """Read TREC runs, fuse them, write ``output`` (TREC) plus ``output.json`` provenance."""
+    check_output_file(output, same_kind=is_run_file, what="TREC run")
     runs = [read_run(p) for p in paths]
     run = fuse_runs(runs, method=method, norm=norm, weights=weights, k=k, hits=hits)
     tag = tag or Path(output).stem

@@ -18,7 +18,8 @@ from xqg_pyserini.index.sparse import (LANGUAGE_ANALYZERS, SUBWORD, check_analyz
                                        pyserini_search_flags, sparse_provenance)
 from xqg_pyserini.index.subword import TokenizerSpec, subword_tokenizer
 from xqg_pyserini.io.runs import Run, write_run
-from xqg_pyserini.io.topics import read_topics, write_topics
+from xqg_pyserini.io.atomic import check_output_file
+from xqg_pyserini.io.topics import is_topics_file, read_topics, write_topics
 from xqg_pyserini.provenance import write_provenance
 
 BATCH = 128  # queries per batch_search call: each hit carries its stored raw document, so keep batches small
@@ -121,6 +122,7 @@ def pretokenize_topics(topics_path: str | Path, output: str | Path, index_dir: s
     an empty query. Only for pre-tokenized (``subword``/``whitespace``) indexes.
     """
     index_dir = Path(index_dir)
+    check_output_file(output, same_kind=is_topics_file, what="topics file")
     _, analyzer = _analysis(index_dir, None)
     if not is_pretokenized(analyzer):
         raise InputError(f"the index uses Lucene's {analyzer!r} analyzer: give Pyserini the topics as they are "
