@@ -156,11 +156,9 @@ class HFEncoder:
         return self._encode(texts, self.passage_prefix, progress, "passages")
 
     def _encode(self, texts: Sequence[str], prefix: str | None, progress: bool, what: str) -> np.ndarray:
+        """Length-sorted batches (longest first), padded per batch, pooled, normalized: one path for
+        both backends, which differ only in how a batch's token ids become pooled vectors."""
         from tqdm.auto import tqdm
-
-        if self.backend == "onnx":
-            return self._encode_onnx(texts, prefix, progress, what)
-        import torch
 
         if prefix:
             texts = [f"{prefix} {text}" for text in texts]
@@ -170,60 +168,48 @@ class HFEncoder:
         token_ids = self.tokenizer(list(texts), add_special_tokens=True, truncation=True,
                                    max_length=self.max_length)["input_ids"]
         order = sorted(range(len(texts)), key=lambda i: -len(token_ids[i]))
-        bar = tqdm(total=len(texts), desc=f"encode {what}", unit="text", disable=not progress)
-        with torch.inference_mode():
+        run = self._run_onnx if self.backend == "onnx" else self._run_torch
+        with tqdm(total=len(texts), desc=f"encode {what}", unit="text", disable=not progress) as bar:
             for start in range(0, len(order), self.batch_size):
                 rows = order[start:start + self.batch_size]
-                batch = self.tokenizer.pad({"input_ids": [token_ids[i] for i in rows]}, return_tensors="pt")
-                batch = {key: value.to(self.device) for key, value in batch.items()}
-                hidden = self.model(**batch).last_hidden_state.float()
-                if self.pooling == "mean":
-                    mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                    pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
-                else:
-                    pooled = hidden[:, 0]
-                if self.l2_norm:
-                    pooled = torch.nn.functional.normalize(pooled, p=2, dim=-1)
-                out[rows] = pooled.cpu().numpy()
+                out[rows] = run([token_ids[i] for i in rows])
                 bar.update(len(rows))
-        bar.close()
         return out
 
-    def _encode_onnx(self, texts: Sequence[str], prefix: str | None, progress: bool, what: str) -> np.ndarray:
-        """The same batches, padding, pooling and norm as the torch path, the model run by ONNX Runtime."""
-        from tqdm.auto import tqdm
+    def _run_torch(self, batch_ids: list[list[int]]) -> np.ndarray:
+        import torch
 
-        from xqg_pyserini.encode.onnx_backend import session_for
-
-        if self._session is None:
-            self._session = session_for(self, self.threads)
-        if prefix:
-            texts = [f"{prefix} {text}" for text in texts]
-        out = np.empty((len(texts), self.dim), dtype=np.float32)
-        if not texts:
-            return out
-        token_ids = self.tokenizer(list(texts), add_special_tokens=True, truncation=True,
-                                   max_length=self.max_length)["input_ids"]
-        order = sorted(range(len(texts)), key=lambda i: -len(token_ids[i]))
-        pad = self.tokenizer.pad_token_id or 0
-        bar = tqdm(total=len(texts), desc=f"encode {what}", unit="text", disable=not progress)
-        for start in range(0, len(order), self.batch_size):
-            rows = order[start:start + self.batch_size]
-            width = max(len(token_ids[i]) for i in rows)
-            ids = np.full((len(rows), width), pad, dtype=np.int64)
-            mask = np.zeros((len(rows), width), dtype=np.int64)
-            for row, i in enumerate(rows):
-                ids[row, :len(token_ids[i])] = token_ids[i]
-                mask[row, :len(token_ids[i])] = 1
-            hidden = self._session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+        with torch.inference_mode():
+            batch = self.tokenizer.pad({"input_ids": batch_ids}, return_tensors="pt")
+            batch = {key: value.to(self.device) for key, value in batch.items()}
+            hidden = self.model(**batch).last_hidden_state.float()
             if self.pooling == "mean":
-                weights = mask[:, :, None].astype(np.float32)
-                pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1)
+                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
             else:
                 pooled = hidden[:, 0]
             if self.l2_norm:
-                pooled = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
-            out[rows] = pooled
-            bar.update(len(rows))
-        bar.close()
-        return out
+                pooled = torch.nn.functional.normalize(pooled, p=2, dim=-1)
+            return pooled.cpu().numpy()
+
+    def _run_onnx(self, batch_ids: list[list[int]]) -> np.ndarray:
+        """The same padding, pooling and norm as the torch path, the model run by ONNX Runtime."""
+        if self._session is None:
+            from xqg_pyserini.encode.onnx_backend import session_for
+
+            self._session = session_for(self, self.threads)
+        width = max(len(ids) for ids in batch_ids)
+        ids = np.full((len(batch_ids), width), self.tokenizer.pad_token_id or 0, dtype=np.int64)
+        mask = np.zeros((len(batch_ids), width), dtype=np.int64)
+        for row, tokens in enumerate(batch_ids):
+            ids[row, :len(tokens)] = tokens
+            mask[row, :len(tokens)] = 1
+        hidden = self._session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+        if self.pooling == "mean":
+            weights = mask[:, :, None].astype(np.float32)
+            pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1)
+        else:
+            pooled = hidden[:, 0]
+        if self.l2_norm:
+            pooled = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        return pooled

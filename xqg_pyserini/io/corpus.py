@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from xqg_pyserini.errors import InputError
-from xqg_pyserini.io.jsonl import json_error, read_jsonl, require_str
+from xqg_pyserini.io.jsonl import parse_object_line, read_jsonl, require_str
 from xqg_pyserini.io.text import decode_line
 
 DEFAULT_PASSAGE_TEMPLATE = "{title} {contents}"  # how a passage becomes the text to encode or index
@@ -138,14 +137,7 @@ def _offsets_file(path: Path) -> Path:
 
 def _parse_line(raw: bytes, path: Path, number: int | None) -> dict:
     """One corpus line as read_jsonl reads it (UTF-8, a first line's BOM dropped), from its bytes."""
-    text = decode_line(raw, path, number)
-    try:
-        row = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise InputError(f"malformed JSON ({json_error(err)})", path=path, line=number) from None
-    if not isinstance(row, dict):
-        raise InputError("expected a JSON object", path=path, line=number)
-    return row
+    return parse_object_line(decode_line(raw, path, number), path, number)
 
 
 def open_corpus_texts(path: str | Path) -> Mapping[str, str]:
