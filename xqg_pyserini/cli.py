@@ -18,6 +18,7 @@ from xqg_pyserini.generate import cli as generate_cli, filter_cli
 from xqg_pyserini.index import cli as index_cli
 from xqg_pyserini.index.fusion import FUSIONS, UNAUGMENTED
 from xqg_pyserini.index.passages import PASSAGES_HELP
+from xqg_pyserini.index.writers import INDEX_TYPES
 from xqg_pyserini.io.corpus import DEFAULT_PASSAGE_TEMPLATE
 from xqg_pyserini.io.generated import FIELDS, QUERIES_FIELD
 from xqg_pyserini.options import add_overwrite_flag, comma_list as _langs, numbers as _numbers
@@ -33,15 +34,22 @@ Pipeline: xqg generate -> xqg encode -> xqg index -> xqg search -> xqg eval
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    from xqg_pyserini.index.build import INDEX_KIND, PROVENANCE, build_index
+    from xqg_pyserini.index.build import INDEX_KIND, PROVENANCE, IndexSpec, build_index
     from xqg_pyserini.io.atomic import check_output_dir
 
     check_output_dir(args.output, marker=PROVENANCE, kind=INDEX_KIND, what="FAISS index")  # before reading stores
+    spec = IndexSpec(index_type=args.index_type, hnsw_m=args.hnsw_m, ef_construction=args.ef_construction,
+                     ef_search=args.ef_search, nlist=args.nlist, nprobe=args.nprobe, pq_m=args.pq_m,
+                     pq_bits=args.pq_bits, train_size=args.train_size, seed=args.seed, shards=args.shards,
+                     recall_sample=args.recall_sample)
     record = build_index(args.passages, args.output, generated=args.generated, alpha=args.alpha,
                          fusion=args.fusion, langs=_langs(args.langs), per_lang=args.per_lang,
-                         index_type=args.index_type, hnsw_m=args.hnsw_m, ef_construction=args.ef_construction,
-                         unaugmented=args.unaugmented, renorm=args.renorm)
+                         unaugmented=args.unaugmented, renorm=args.renorm, spec=spec,
+                         report=lambda line: print(line, flush=True))
     print(index_summary(record, args.output))
+    if "recall" in record:
+        print(f"recall@100 against exact search: {record['recall']['recall@100_vs_flat']:.4f} "
+              f"({record['recall']['queries']} sampled queries)")
     passages = record["passages"]
     if not passages["encoder_recorded"] and record.get("generated"):
         print(f"warning: {args.passages} ({passages['format']}) does not record its encoder, so only the dimension "
@@ -138,7 +146,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from xqg_pyserini.evaluate.report import evaluate, language_of
     from xqg_pyserini.evaluate.significance import SignificanceSettings, cluster_function
     from xqg_pyserini.io.answers import read_answers
-    from xqg_pyserini.io.corpus import read_corpus
+    from xqg_pyserini.io.corpus import open_corpus_texts
     from xqg_pyserini.io.qrels import read_qrels
 
     if args.plot and not args.baseline:
@@ -146,7 +154,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     measures = parse_measures(args.metrics)
     qrels = read_qrels(args.qrels) if args.qrels else None
     answers = read_answers(args.answers) if args.answers else None
-    corpus = read_corpus(args.corpus) if args.corpus else None
+    corpus = open_corpus_texts(args.corpus) if args.corpus else None  # read on demand: retrieved passages only
     judgements = Judgements(qrels=qrels, answers=answers, corpus=corpus, rkt_missing=args.rkt_missing)
     settings = SignificanceSettings(permutations=args.permutations, seed=args.seed, correction=args.correction,
                                     level=args.significance_level, cluster_by=args.cluster_by,
@@ -245,12 +253,32 @@ def _add_dense_parsers(sub: Any) -> None:
     p.add_argument("--langs", default=None, help="comma-separated subset of generated languages (default: all)")
     p.add_argument("--per-lang", type=_positive_int, default=None,
                    help="use the first N queries per language (default: all)")
-    p.add_argument("--index-type", choices=("flat", "hnsw"), default="flat",
-                   help="FAISS IndexFlatIP (exact) or IndexHNSWFlat (approximate), inner product "
+    p.add_argument("--index-type", choices=INDEX_TYPES, default="flat",
+                   help="FAISS index, inner product: flat (exact), ivfflat, ivfpq or hnsw (approximate) "
                         "(default: %(default)s)")
-    p.add_argument("--hnsw-m", type=int, default=32, help="HNSW links per node (default: %(default)s)")
-    p.add_argument("--ef-construction", type=int, default=200,
-                   help="HNSW efConstruction (default: %(default)s)")
+    p.add_argument("--hnsw-m", type=_positive_int, default=32, help="hnsw: links per node (default: %(default)s)")
+    p.add_argument("--ef-construction", type=_positive_int, default=200,
+                   help="hnsw: efConstruction (default: %(default)s)")
+    p.add_argument("--ef-search", type=_positive_int, default=None,
+                   help="hnsw: efSearch stored in the index (default: 16)")
+    p.add_argument("--nlist", type=_positive_int, default=None,
+                   help="ivfflat/ivfpq: inverted lists (default: ~4*sqrt(N))")
+    p.add_argument("--nprobe", type=_positive_int, default=None,
+                   help="ivfflat/ivfpq: lists searched, stored in the index file (default: 1)")
+    p.add_argument("--pq-m", type=_positive_int, default=None,
+                   help="ivfpq: sub-quantizers, dividing dim (default: ~dim/8)")
+    p.add_argument("--pq-bits", type=_positive_int, default=8,
+                   help="ivfpq: bits per sub-quantizer code (default: %(default)s)")
+    p.add_argument("--train-size", type=_positive_int, default=None,
+                   help="ivfflat/ivfpq: training vectors, a seeded sample (default: 64 per list)")
+    p.add_argument("--seed", type=int, default=42,
+                   help="seed of the training and recall samples (default: %(default)s)")
+    p.add_argument("--shards", type=_positive_int, default=1,
+                   help="split the index into K shard dirs (contiguous passages), searched one by one and merged "
+                        "(default: %(default)s)")
+    p.add_argument("--recall-sample", type=_non_negative_int, default=1000,
+                   help="after an approximate or sharded build: queries for recall@100 against exact search "
+                        "(0: skip; default: %(default)s)")
     p.add_argument("--output", required=True, help="index dir (Pyserini FAISS layout)")
     add_overwrite_flag(p, "FAISS index")
     p.set_defaults(func=cmd_index)

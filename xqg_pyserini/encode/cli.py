@@ -81,15 +81,36 @@ def make_encoder(args: argparse.Namespace, recorded: dict[str, Any] | None = Non
 
 
 def cmd_encode(args: argparse.Namespace) -> int:
-    from xqg_pyserini.encode.run import encode_file
-    from xqg_pyserini.io.atomic import check_output_dir
-    from xqg_pyserini.io.embeddings import KINDS
+    from xqg_pyserini.encode.run import encode_to_store, parse_shard
+    from xqg_pyserini.io.store_writer import check_store_output
 
-    # before loading the model: the store's meta.json (with one of KINDS) marks an earlier store
-    check_output_dir(args.output, marker="meta.json", kind=KINDS, what="embedding store")
-    store = encode_file(args.input, args.kind, make_encoder(args), args.output,
-                        passage_template=args.passage_template, generated_field=args.generated_field)
-    print(f"{len(store.ids)} {args.kind} vectors of dim {store.dim} in {store.path}")
+    if args.output_format == "tevatron":
+        from xqg_pyserini.encode.tevatron import export_tevatron
+
+        files = export_tevatron(args.input, args.kind, args.output)
+        print(f"{len(files)} Tevatron pickle(s) (embeddings, ids) written to {args.output}")
+        return 0
+    shard = parse_shard(args.shard)
+    if args.input_format == "tevatron":
+        from xqg_pyserini.encode.tevatron import import_tevatron
+
+        if shard:
+            raise InputError("--shard encodes a slice of a text input; a Tevatron import writes one whole store")
+        check_store_output(args.output)
+        meta = import_tevatron(args.input, args.kind, args.output, dtype=args.store_dtype)
+        print(f"{meta['count']} {args.kind} vectors of dim {meta['dim']} imported from "
+              f"{len(meta['imported_from']['files'])} Tevatron pickle(s) into {args.output}")
+        return 0
+    check_store_output(args.output, shard)  # before loading the model
+    result = encode_to_store(args.input, args.kind, make_encoder(args), args.output,
+                             passage_template=args.passage_template, generated_field=args.generated_field,
+                             shard=shard, dtype=args.store_dtype)
+    where = f"shard {shard[0]}/{shard[1]} of {result.path}" if shard else str(result.path)
+    if result.status == "up to date":
+        print(f"up to date: {result.rows} {args.kind} vectors of dim {result.dim} in {where} (nothing encoded)")
+    else:
+        print(f"{result.rows} {args.kind} vectors of dim {result.dim} in {where}"
+              f"{' (resumed)' if result.status == 'resumed' else ''}")
     return 0
 
 
@@ -108,5 +129,17 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--generated-field", choices=FIELDS, default=QUERIES_FIELD,
                    help="with --kind generated: queries (query encoder) or translated passages (passage "
                         "encoder) (default: %(default)s)")
+    p.add_argument("--shard", default=None,
+                   help="I/N: encode the I-th of N contiguous slices into shard files of --output (run one "
+                        "process per shard; the shards read as one store) (default: the whole input)")
+    p.add_argument("--store-dtype", choices=("float32", "float16"), default="float32",
+                   help="dtype of the stored vectors (float16 halves the store; vectors are upcast when fused) "
+                        "(default: %(default)s)")
+    p.add_argument("--input-format", choices=("text", "tevatron"), default="text",
+                   help="tevatron: --input is a path or glob of Tevatron pickles (embeddings, ids) to import "
+                        "(default: %(default)s)")
+    p.add_argument("--output-format", choices=("store", "tevatron"), default="store",
+                   help="tevatron: export the store --input as Tevatron pickle(s) to --output "
+                        "(default: %(default)s)")
     add_encoder_flags(p)
     p.set_defaults(func=cmd_encode)

@@ -15,11 +15,11 @@ ALIGN_MARKER = "per_query.csv"  # what makes a directory an `xqg align` output
 def cmd_predictions(args: argparse.Namespace) -> int:
     from xqg_pyserini.io.answers import is_predictions_file, read_answers, write_predictions
     from xqg_pyserini.io.atomic import check_output_file
-    from xqg_pyserini.io.corpus import read_corpus
+    from xqg_pyserini.io.corpus import open_corpus_texts
     from xqg_pyserini.io.runs import read_run
 
     check_output_file(args.output, same_kind=is_predictions_file, what="prediction JSON")
-    write_predictions(read_run(args.run), read_corpus(args.corpus), read_answers(args.answers), args.output,
+    write_predictions(read_run(args.run), open_corpus_texts(args.corpus), read_answers(args.answers), args.output,
                       hits=args.hits)
     print(f"official prediction JSON written to {args.output}")
     return 0

@@ -17,7 +17,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     from xqg_pyserini.index.build import write_faiss_index
     from xqg_pyserini.index.tune import describe, parse_grid, tune
     from xqg_pyserini.io.answers import read_answers
-    from xqg_pyserini.io.corpus import read_corpus
+    from xqg_pyserini.io.corpus import open_corpus_texts
     from xqg_pyserini.io.embeddings import read_store
     from xqg_pyserini.io.qrels import read_qrels
     from xqg_pyserini.io.topics import read_topics
@@ -31,7 +31,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     topics = read_topics(args.topics)
     judgements = Judgements(qrels=read_qrels(args.qrels) if args.qrels else None,
                             answers=read_answers(args.answers) if args.answers else None,
-                            corpus=read_corpus(args.corpus) if args.corpus else None)
+                            corpus=open_corpus_texts(args.corpus) if args.corpus else None)
     judgements.require([measure], "qrels", "answers")
     settings = SignificanceSettings(permutations=args.permutations, seed=args.seed, cluster_by=args.cluster_by,
                                     bootstrap=args.bootstrap)

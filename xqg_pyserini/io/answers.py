@@ -78,6 +78,8 @@ def corpus_texts(corpus: Mapping[str, str] | Iterable[Passage]) -> Mapping[str, 
 
 def check_run_passages(run: Run, texts: Mapping[str, str]) -> None:
     """InputError naming the first (query, docid) of ``run`` absent from the corpus, with counts."""
+    if hasattr(texts, "prefetch"):  # texts read on demand (a Lucene index): one batch for the run
+        texts.prefetch(docid for ranked in run.values() for docid, _ in ranked)
     missing = [(qid, docid) for qid, ranked in run.items() for docid, _ in ranked if docid not in texts]
     if missing:
         qid, docid = missing[0]

@@ -37,9 +37,10 @@ from typing import Callable, Iterator, Sequence
 from xqg_pyserini.errors import OutputError
 
 # Files by which a directory is recognized as some xqg output (for overwrite): an index's or a
-# Lucene index's xqg.json, a store's meta.json, a converted dataset's stats.json, an experiment's
-# experiment.json, a shard set's manifests, an offline model export, an `xqg align` output.
-XQG_MARKERS = ("xqg.json", "meta.json", "stats.json", "experiment.json", "manifest-*-of-*.json",
+# Lucene index's xqg.json, a store's meta.json (or its shards' metas), a converted dataset's
+# stats.json, an experiment's experiment.json, a shard set's manifests, an offline model export, an
+# `xqg align` output.
+XQG_MARKERS = ("xqg.json", "meta.json", "meta-*-of-*.json", "stats.json", "experiment.json", "manifest-*-of-*.json",
                "xqg-export.json", "per_query.csv")
 # errno values that mean "this output cannot be written here" (not a bug, not bad input data).
 WRITE_ERRNOS = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded",

@@ -39,11 +39,11 @@ class GeneratedText:
     text: str
 
 
-def read_generated(path: str | Path, field: str = QUERIES_FIELD) -> list[GeneratedText]:
-    """Every generated text in file order; bad rows and duplicate docids raise InputError."""
+def iter_generated_texts(path: str | Path, field: str = QUERIES_FIELD) -> Iterator[GeneratedText]:
+    """Generated texts in file order, one at a time (what :func:`read_generated` checks, as a stream)."""
     source = Path(path)
-    texts: list[GeneratedText] = []
     first_line: dict[str, tuple[Path, int]] = {}
+    found = False
     for path, line, row in iter_generated(source, located=True):
         docid = require_str(row, "docid", path, line)
         if docid in first_line:
@@ -59,10 +59,15 @@ def read_generated(path: str | Path, field: str = QUERIES_FIELD) -> list[Generat
             for rank, text in enumerate(outputs):
                 if not text.strip():
                     raise InputError(f"{field}[{lang!r}][{rank}] is empty", path=path, line=line)
-                texts.append(GeneratedText(docid, lang, rank, text))
-    if not texts:
+                found = True
+                yield GeneratedText(docid, lang, rank, text)
+    if not found:
         raise InputError(f"no {field} in file", path=source)
-    return texts
+
+
+def read_generated(path: str | Path, field: str = QUERIES_FIELD) -> list[GeneratedText]:
+    """Every generated text in file order; bad rows and duplicate docids raise InputError."""
+    return list(iter_generated_texts(path, field))
 
 
 def select(texts: Iterable[GeneratedText], langs: Iterable[str] | None = None,

@@ -19,15 +19,19 @@ def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:
     """Yield ``(line_number, object)`` for each non-blank line; malformed lines raise InputError."""
     path = Path(path)
     for number, line in text_lines(path):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise InputError(f"malformed JSON ({json_error(err)})", path=path, line=number) from None
-        if not isinstance(row, dict):
-            raise InputError("expected a JSON object", path=path, line=number)
-        yield number, row
+        if line.strip():
+            yield number, parse_object_line(line, path, number)
+
+
+def parse_object_line(line: str, path: Path, number: int | None) -> dict:
+    """One JSONL line holding an object; malformed JSON or another value raises InputError."""
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as err:
+        raise InputError(f"malformed JSON ({json_error(err)})", path=path, line=number) from None
+    if not isinstance(row, dict):
+        raise InputError("expected a JSON object", path=path, line=number)
+    return row
 
 
 def require_str(row: dict, field: str, path: Path, line: int, *, allow_empty: bool = False) -> str:

@@ -37,6 +37,16 @@ def text_lines(path: str | Path) -> Iterator[tuple[int, str]]:
             yield number, line
 
 
+def decode_line(raw: bytes, path: Path, number: int | None) -> str:
+    """One line's bytes as :func:`text_lines` yields it (for readers that seek by byte offset)."""
+    line = raw.decode("utf-8", errors="surrogateescape")
+    if number == 1:
+        line = line.removeprefix(BOM)
+    if _ESCAPED.search(line):
+        raise _not_utf8(line, path, number)
+    return line
+
+
 def open_text(path: Path):
     """A text handle on ``path`` (gzip-decompressed for ``.gz``), undecodable bytes kept as surrogates."""
     if path.suffix == ".gz":

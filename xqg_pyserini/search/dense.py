@@ -9,7 +9,7 @@ import numpy as np
 
 from xqg_pyserini.encode.base import Encoder
 from xqg_pyserini.errors import InputError
-from xqg_pyserini.index.build import check_faiss_dir, index_provenance
+from xqg_pyserini.index.build import check_faiss_dir, index_provenance, index_shard_dirs
 from xqg_pyserini.io.embeddings import EmbeddingStore
 from xqg_pyserini.io.runs import Run, write_run
 from xqg_pyserini.provenance import write_provenance
@@ -41,7 +41,7 @@ def query_vectors(store: EmbeddingStore, topics: dict[str, str]) -> np.ndarray:
     missing = [qid for qid in topics if qid not in row_of]
     if missing:
         raise InputError(f"{len(missing)} topics have no encoded query (first: {missing[0]!r})", path=store.path)
-    return np.asarray(store.vectors)[[row_of[qid] for qid in topics]]
+    return np.asarray(np.asarray(store.vectors)[[row_of[qid] for qid in topics]], dtype=np.float32)
 
 
 def search(index_dir: str | Path, topics: dict[str, str], encoder: Encoder | None = None, hits: int = 100,
@@ -54,14 +54,18 @@ def search(index_dir: str | Path, topics: dict[str, str], encoder: Encoder | Non
     index_dir = check_faiss_dir(index_dir)  # everything checked before Java starts
     qids = list(topics)
     vectors = query_vectors(encoded, topics) if encoded is not None else None
-    searcher = _searcher(index_dir, encoder)
+    searchers = [_searcher(directory, encoder) for directory in index_shard_dirs(index_dir)]
     dim = vectors.shape[1] if vectors is not None else encoder.dim
-    if searcher.dimension != dim:
-        raise InputError(f"index has dim {searcher.dimension} but the queries have {dim}", path=index_dir)
+    if searchers[0].dimension != dim:
+        raise InputError(f"index has dim {searchers[0].dimension} but the queries have {dim}", path=index_dir)
     if vectors is None:
         vectors = encoder.encode_queries([topics[q] for q in qids], progress=progress)
-    results = searcher.batch_search(vectors, qids, k=hits, threads=threads)
-    return {qid: [(hit.docid, float(hit.score)) for hit in results[qid]] for qid in qids}
+    per_shard = [searcher.batch_search(vectors, qids, k=hits, threads=threads) for searcher in searchers]
+    if len(per_shard) == 1:
+        return {qid: [(hit.docid, float(hit.score)) for hit in per_shard[0][qid]] for qid in qids}
+    # Shard by shard, merged: the best ``hits`` by score (ties: earlier shard, then its rank).
+    return {qid: sorted(((hit.docid, float(hit.score)) for results in per_shard for hit in results[qid]),
+                        key=lambda pair: -pair[1])[:hits] for qid in qids}
 
 
 def search_to_file(index_dir: str | Path, topics_path: str | Path, topics: dict[str, str], encoder: Encoder | None,
