@@ -11,6 +11,7 @@ import argparse
 import json
 from typing import Any
 
+from xqg_pyserini.engine import add_engine_flags, cluster_options, run_shards
 from xqg_pyserini.errors import InputError
 from xqg_pyserini.generate.base import BATCH_SIZE, GENERATORS
 from xqg_pyserini.options import (MergedOption, Option, chosen_values, collect_options, comma_list,
@@ -31,7 +32,8 @@ def _add_runner_flags(p: argparse.ArgumentParser) -> None:
                    help=f"registered generator: {', '.join(GENERATORS.in_order())} (default: %(default)s)")
     p.add_argument("--langs", help="comma-separated target languages, e.g. ar,bn,fi,ja,ko,ru,te")
     p.add_argument("--per-lang", type=int, default=5, help="outputs per passage and language (default: %(default)s)")
-    p.add_argument("--shard", default="0/1", help="I/N: generate the I-th of N contiguous corpus shards")
+    p.add_argument("--shard", default=None,
+                   help="I/N: generate the I-th of N contiguous corpus shards (default: 0/1, the whole corpus)")
     p.add_argument("--seed", type=int, default=42, help="sampling seed; each (docid, lang) derives its own")
     p.add_argument("--overwrite", action="store_true", help="discard earlier work made with other settings")
     p.add_argument("--no-progress", action="store_true")
@@ -44,6 +46,7 @@ def add_parser(sub: Any) -> None:
                     "command after a crash to resume. With --merge DIR, concatenates a complete shard set "
                     "into the single JSONL file --output.")
     _add_runner_flags(p)
+    add_engine_flags(p)
     declared, unavailable = collect_options(GENERATORS, PLUGIN_OPTIONS, base={RUNNER: [BATCH_SIZE]},
                                             reserved=taken_flags(p))
     shared = p.add_argument_group("options several generators take")
@@ -98,16 +101,31 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--corpus and --langs are required (unless --merge)")
     from xqg_pyserini.generate.base import check_langs
 
-    shard = parse_shard(args.shard)
+    cluster = cluster_options(args, shard_given=args.shard is not None)
+    shard = parse_shard(args.shard or "0/1")
     langs = comma_list(args.langs) or []
     cls = GENERATORS.get(args.generator)
     if getattr(cls, "needs_language_names", False):
         check_langs(langs)  # before loading a model; the generator checks again what it can produce
-    generator = cls(**generator_options(args))
-    manifest = runner.generate_corpus(args.corpus, generator, langs, args.per_lang, args.output,
-                                      shard=shard, batch_size=args.batch_size,
-                                      seed=args.seed, progress=not args.no_progress, overwrite=args.overwrite)
-    counts = manifest["counts"]
-    print(f"shard {args.shard}: {counts['passages']} passages, {counts['kept']} texts kept "
-          f"({json.dumps({lang: c['kept'] for lang, c in counts['per_lang'].items()})}) in {args.output}")
+    summaries = run_shards(_generate_job(args, langs, absolute=cluster is not None), cluster, shard)
+    for summary in summaries:
+        index, count = summary["shard"]
+        print(f"shard {index}/{count}: {summary['passages']} passages, {summary['kept']} texts kept "
+              f"({json.dumps(summary['per_lang'])}) in {args.output}"
+              f"{' (complete, skipped)' if summary['status'] == 'skipped' else ''}")
     return 0
+
+
+def _generate_job(args: argparse.Namespace, langs: list[str], absolute: bool):
+    """The generation job of the flags; ``absolute``: paths resolved here, for workers on other machines."""
+    from pathlib import Path
+
+    from xqg_pyserini.engine.jobs import GenerateJob
+
+    def path(value: str) -> str:
+        return str(Path(value).resolve()) if absolute else value
+
+    return GenerateJob(corpus=path(args.corpus), output=path(args.output), generator=args.generator,
+                       generator_options=generator_options(args), langs=langs, per_lang=args.per_lang,
+                       batch_size=args.batch_size, seed=args.seed, overwrite=args.overwrite,
+                       progress=not args.no_progress and not absolute)
