@@ -93,6 +93,13 @@ def test_unreachable_address_is_named_fast(tmp_path, capsys, demo):
     assert not (tmp_path / "gen").exists()
 
 
+def test_bad_input_met_by_a_worker_is_the_named_error(tmp_path, capsys, demo):
+    status = xqg_generate(demo["corpus"], tmp_path / "gen", "--generator", "file", "--model", demo["generated"],
+                          "--langs", "de", "--per-lang", "0", "--engine", "ray")
+    assert status == 2 and "per_lang must be at least 1" in capsys.readouterr().err
+    assert not (tmp_path / "gen").exists()
+
+
 def test_a_worker_killed_mid_shard_keeps_finished_shards_and_a_rerun_completes(tmp_path, demo):
     def job(output, **kill):
         cls = KillingGenerateJob if kill else GenerateJob

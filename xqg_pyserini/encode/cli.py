@@ -97,8 +97,8 @@ def cmd_encode(args: argparse.Namespace) -> int:
     shard = parse_shard(args.shard)
     summaries = run_shards(_encode_job(args, absolute=cluster is not None), cluster, shard)
     for summary in summaries:
-        where = str(Path(args.output)) if summary["shard"] is None else f"shard {summary['shard'][0]}/{summary['shard'][1]} " \
-                                                               f"of {args.output}"
+        output, part = Path(args.output), summary["shard"]
+        where = str(output) if part is None else f"shard {part[0]}/{part[1]} of {output}"
         if summary["status"] in ("up to date", "skipped"):
             print(f"up to date: {summary['rows']} {args.kind} vectors of dim {summary['dim']} in {where} "
                   "(nothing encoded)")

@@ -74,9 +74,14 @@ class ShardWorker:
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
         import json
 
-        summaries = [self.job.run_shard(self.model, (int(index), int(count)))
-                     for index, count in zip(batch["shard"], batch["shards"])]
-        return {"shard": [s["shard"][0] for s in summaries], "summary": [json.dumps(s) for s in summaries]}
+        summaries = [self._run(int(index), int(count)) for index, count in zip(batch["shard"], batch["shards"])]
+        return {"shard": [int(index) for index in batch["shard"]], "summary": [json.dumps(s) for s in summaries]}
+
+    def _run(self, index: int, count: int) -> dict[str, Any]:
+        try:
+            return self.job.run_shard(self.model, (index, count))
+        except InputError as err:  # returned as data: Ray drops the chained cause of what a worker raises
+            return {"input_error": {"message": err.message, "path": err.path, "line": err.line, "docid": err.docid}}
 
 
 def run_on_ray(job: Any, cluster: ClusterOptions) -> list[dict[str, Any]]:
@@ -124,27 +129,15 @@ def _map_shards(ray: Any, job: Any, pending: list[ShardPlan], cluster: ClusterOp
                                      **gpus)
     try:
         rows = mapped.take_all()
-    except Exception as err:  # Ray wraps what a worker raised; bad input stays an InputError
-        cause = _input_error(err)
-        if cause is not None:
-            raise cause from None
+    except Exception as err:  # a worker died past its restarts, or a bug in a worker
         raise RuntimeError(f"the Ray job failed ({type(err).__name__}: {_first_line(err)}); complete shards are "
                            "kept: rerun the same command to resume") from err
-    return {int(row["shard"]): json.loads(row["summary"]) for row in rows}
-
-
-def _input_error(err: BaseException) -> InputError | None:
-    seen: set[int] = set()
-    stack: list[BaseException | None] = [err]
-    while stack:
-        current = stack.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, InputError) and type(current) is InputError:
-            return current
-        stack += [getattr(current, "cause", None), current.__cause__, current.__context__]
-    return None
+    summaries = {int(row["shard"]): json.loads(row["summary"]) for row in rows}
+    for index in sorted(summaries):
+        error = summaries[index].get("input_error")
+        if error is not None:
+            raise InputError(error["message"], path=error["path"], line=error["line"], docid=error["docid"])
+    return summaries
 
 
 def _first_line(err: BaseException) -> str:
