@@ -1,7 +1,9 @@
 """``--engine ray`` on a local Ray started here: the same files as the local engine's shards, resume,
 a named error for an unreachable cluster, and a worker killed mid-shard."""
 
+import ctypes
 import os
+import signal
 import socket
 import time
 from pathlib import Path
@@ -20,14 +22,37 @@ from xqg_pyserini.io.embeddings import read_store  # noqa: E402
 TESTS = Path(__file__).resolve().parents[1]
 
 
+# Ray's driver replaces the native handlers of these signals and leaves SIG_DFL behind on shutdown. The JVM
+# an earlier test started in this process (Pyserini) takes its null checks as SIGSEGVs: without its handler
+# back, the next one kills pytest.
+NATIVE_SIGNALS = (signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE)
+
+
+def _native_handlers() -> dict[int, ctypes.Array]:
+    libc = ctypes.CDLL(None, use_errno=True)
+    saved = {}
+    for number in NATIVE_SIGNALS:
+        saved[number] = ctypes.create_string_buffer(512)  # larger than any libc's struct sigaction
+        assert libc.sigaction(number, None, saved[number]) == 0
+    return saved
+
+
+def _restore(saved: dict[int, ctypes.Array]) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    for number, action in saved.items():
+        assert libc.sigaction(number, action, None) == 0
+
+
 @pytest.fixture(scope="module", autouse=True)
 def ray_session():
     """One local Ray for the module; its workers import this suite's helpers (``dying_job``)."""
+    saved = _native_handlers()
     with pytest.MonkeyPatch.context() as mp:  # the raylet, and so every worker, inherits this environment
         mp.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")])))
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
+    _restore(saved)
 
 
 @pytest.fixture(scope="module")
