@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from helpers import demo_texts
-from tiny_models import build_tiny_bert, build_tiny_xlmr
+from tiny_models import build_random_mt5, build_tiny_bert, build_tiny_xlmr
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -27,6 +27,12 @@ def tiny_bert(tmp_path_factory) -> Path:
 def tiny_xlmr(tmp_path_factory) -> Path:
     """A 2-layer random XLM-R with a sentencepiece-unigram tokenizer trained on the demo texts."""
     return build_tiny_xlmr(tmp_path_factory.mktemp("tiny-xlmr"), demo_texts())
+
+
+@pytest.fixture(scope="session")
+def tiny_mt5(tmp_path_factory) -> Path:
+    """A random tiny mT5 with a sentencepiece tokenizer trained on the demo passages and questions."""
+    return build_random_mt5(tmp_path_factory.mktemp("tiny-mt5"), demo_texts())
 
 
 @pytest.fixture(scope="session")

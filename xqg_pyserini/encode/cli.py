@@ -57,7 +57,15 @@ def _undeclared() -> list[Option]:
 
 def make_encoder(args: argparse.Namespace, recorded: dict[str, Any] | None = None):
     """Encoder from flags; with ``recorded`` (an index's encoder), unset flags take its values."""
-    from xqg_pyserini.encode.base import ENCODERS, create_encoder
+    from xqg_pyserini.encode.base import create_encoder
+
+    encoder, encoder_class, flags = encoder_spec(args, recorded)
+    return create_encoder(encoder, encoder_class, **flags)
+
+
+def encoder_spec(args: argparse.Namespace, recorded: dict[str, Any] | None = None) -> tuple[str, str, dict[str, Any]]:
+    """``(encoder, encoder_class, flags)`` for ``create_encoder``: what :func:`make_encoder` builds."""
+    from xqg_pyserini.encode.base import ENCODERS
 
     encoder, encoder_class = args.encoder, args.encoder_class
     if recorded and encoder is None:
@@ -77,13 +85,15 @@ def make_encoder(args: argparse.Namespace, recorded: dict[str, Any] | None = Non
         for option in options:
             if option.from_record and option.argument not in flags:
                 flags[option.argument] = recorded.get(option.argument)
-    return create_encoder(encoder, encoder_class, **flags)
+    return encoder, encoder_class, flags
 
 
 def cmd_encode(args: argparse.Namespace) -> int:
-    from xqg_pyserini.encode.run import encode_to_store, parse_shard
+    from xqg_pyserini.encode.run import parse_shard
     from xqg_pyserini.io.store_writer import check_store_output
 
+    if args.engine != "local" and "tevatron" in (args.input_format, args.output_format):
+        raise InputError("--engine ray encodes texts; Tevatron imports and exports run with --engine local")
     if args.output_format == "tevatron":
         from xqg_pyserini.encode.tevatron import export_tevatron
 
@@ -101,17 +111,35 @@ def cmd_encode(args: argparse.Namespace) -> int:
         print(f"{meta['count']} {args.kind} vectors of dim {meta['dim']} imported from "
               f"{len(meta['imported_from']['files'])} Tevatron pickle(s) into {args.output}")
         return 0
-    check_store_output(args.output, shard)  # before loading the model
-    result = encode_to_store(args.input, args.kind, make_encoder(args), args.output,
-                             passage_template=args.passage_template, generated_field=args.generated_field,
-                             shard=shard, dtype=args.store_dtype)
-    where = f"shard {shard[0]}/{shard[1]} of {result.path}" if shard else str(result.path)
-    if result.status == "up to date":
-        print(f"up to date: {result.rows} {args.kind} vectors of dim {result.dim} in {where} (nothing encoded)")
-    else:
-        print(f"{result.rows} {args.kind} vectors of dim {result.dim} in {where}"
-              f"{' (resumed)' if result.status == 'resumed' else ''}")
+    from xqg_pyserini.engine import cluster_options, run_shards
+
+    cluster = cluster_options(args, shard_given=args.shard is not None)
+    if cluster is None:
+        check_store_output(args.output, shard)  # before loading the model
+    summaries = run_shards(_encode_job(args, absolute=cluster is not None), cluster, shard)
+    for summary in summaries:
+        output, part = Path(args.output), summary["shard"]
+        where = str(output) if part is None else f"shard {part[0]}/{part[1]} of {output}"
+        if summary["status"] in ("up to date", "skipped"):
+            print(f"up to date: {summary['rows']} {args.kind} vectors of dim {summary['dim']} in {where} "
+                  "(nothing encoded)")
+        else:
+            print(f"{summary['rows']} {args.kind} vectors of dim {summary['dim']} in {where}"
+                  f"{' (resumed)' if summary['status'] == 'resumed' else ''}")
     return 0
+
+
+def _encode_job(args: argparse.Namespace, absolute: bool):
+    """The encode job of the flags; ``absolute``: paths resolved here, for workers on other machines."""
+    from xqg_pyserini.engine.jobs import EncodeJob
+
+    def path(value: str) -> str:
+        return str(Path(value).resolve()) if absolute else value
+
+    encoder, encoder_class, flags = encoder_spec(args)
+    return EncodeJob(input=path(args.input), kind=args.kind, output=path(args.output), encoder=encoder,
+                     encoder_class=encoder_class, encoder_flags=flags, passage_template=args.passage_template,
+                     generated_field=args.generated_field, dtype=args.store_dtype, progress=not absolute)
 
 
 def add_parser(sub: Any) -> None:
@@ -142,4 +170,7 @@ def add_parser(sub: Any) -> None:
                    help="tevatron: export the store --input as Tevatron pickle(s) to --output "
                         "(default: %(default)s)")
     add_encoder_flags(p)
+    from xqg_pyserini.engine import add_engine_flags
+
+    add_engine_flags(p)
     p.set_defaults(func=cmd_encode)

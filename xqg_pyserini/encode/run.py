@@ -110,9 +110,42 @@ def _exclusive(lock: Path) -> Iterator[None]:
             lock.unlink(missing_ok=True)
 
 
-def _fingerprint(input_path: Path, kind: str, settings: dict[str, Any]) -> str:
-    digest = generated_sha256(input_path) if kind == "generated" else file_sha256(input_path)
+def _input_digest(input_path: Path, kind: str) -> str:
+    return generated_sha256(input_path) if kind == "generated" else file_sha256(input_path)
+
+
+def _fingerprint(digest: str, settings: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps({**settings, "input_sha256": digest}, sort_keys=True).encode()).hexdigest()
+
+
+def _store_settings(kind: str, encoder: Encoder, passage_template: str, generated_field: str,
+                    dtype: str) -> dict[str, Any]:
+    """What a store records of how it was made (its fingerprint is over these and the input hash)."""
+    settings: dict[str, Any] = {"kind": kind, "encoder": encoder.config()}
+    if kind == "passage":
+        settings["passage_template"] = passage_template
+    if kind == "generated":
+        settings["generated_field"] = generated_field
+    if dtype != "float32":
+        settings["store_dtype"] = dtype
+    return settings
+
+
+def _shard_fingerprint(digest: str, settings: dict[str, Any], shard: tuple[int, int] | None,
+                       chunk_size: int) -> str:
+    return _fingerprint(digest, settings if shard is None else {**settings, "shard": list(shard),
+                                                                "chunk_size": chunk_size})
+
+
+def up_to_date_shards(input_path: str | Path, kind: str, encoder: Encoder, output: str | Path, count: int,
+                      passage_template: str = DEFAULT_PASSAGE_TEMPLATE, chunk_size: int = CHUNK,
+                      generated_field: str = QUERIES_FIELD, dtype: str = "float32") -> list[int]:
+    """The shards ``I`` of ``count`` that :func:`encode_to_store` would report up to date (no model loaded)."""
+    input_path, output = Path(input_path), Path(output)
+    digest = _input_digest(input_path, kind)
+    settings = _store_settings(kind, encoder, passage_template, generated_field, dtype)
+    return [index for index in range(count)
+            if _up_to_date(output, (index, count), _shard_fingerprint(digest, settings, (index, count), chunk_size))]
 
 
 def _up_to_date(output: Path, shard: tuple[int, int] | None, fingerprint: str) -> bool:
@@ -143,19 +176,12 @@ def encode_to_store(input_path: str | Path, kind: str, encoder: Encoder, output:
         raise InputError(f"--dtype must be one of {', '.join(STORE_DTYPES)}, not {dtype!r}")
     input_path, output = Path(input_path), Path(output)
     total = sum(1 for _ in iter_texts(input_path, kind, passage_template, generated_field))  # checks the input
-    settings: dict[str, Any] = {"kind": kind, "encoder": encoder.config()}
-    if kind == "passage":
-        settings["passage_template"] = passage_template
-    if kind == "generated":
-        settings["generated_field"] = generated_field
-    if dtype != "float32":
-        settings["store_dtype"] = dtype
+    settings = _store_settings(kind, encoder, passage_template, generated_field, dtype)
     # The whole encoder config, not encode.base.encoder_differences: a store is reused only by the
     # identical encoder on the same side (keys a plug-in adds to its config included).
-    settings_fingerprint = _fingerprint(input_path, kind, {**settings, "chunk_size": chunk_size}) if shard \
-        else None
-    fingerprint = _fingerprint(input_path, kind, settings if shard is None else {**settings, "shard": list(shard),
-                                                                                  "chunk_size": chunk_size})
+    digest = _input_digest(input_path, kind)
+    settings_fingerprint = _fingerprint(digest, {**settings, "chunk_size": chunk_size}) if shard else None
+    fingerprint = _shard_fingerprint(digest, settings, shard, chunk_size)
     rows = shard_rows(total, chunk_size, shard)
     if _up_to_date(output, shard, fingerprint):
         return EncodeResult("up to date", len(rows), encoder.dim, output, shard)

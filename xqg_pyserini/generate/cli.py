@@ -11,6 +11,7 @@ import argparse
 import json
 from typing import Any
 
+from xqg_pyserini.engine import add_engine_flags, cluster_options, run_shards
 from xqg_pyserini.errors import InputError
 from xqg_pyserini.generate.base import BATCH_SIZE, GENERATORS
 from xqg_pyserini.options import (MergedOption, Option, chosen_values, collect_options, comma_list,
@@ -35,8 +36,8 @@ def _add_runner_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--per-lang", type=int, default=None,
                    help=f"texts kept per passage and language, after dropping empty and duplicate ones "
                         f"(default: {DEFAULT_PER_LANG}; for --generator file, all the file holds)")
-    p.add_argument("--shard", default="0/1",
-                   help="I/N: generate the I-th of N contiguous corpus shards (default: %(default)s, the whole corpus)")
+    p.add_argument("--shard", default=None,
+                   help="I/N: generate the I-th of N contiguous corpus shards (default: 0/1, the whole corpus)")
     p.add_argument("--seed", type=int, default=42,
                    help="sampling seed; each (docid, lang) derives its own (default: %(default)s)")
     p.add_argument("--overwrite", action="store_true",
@@ -52,6 +53,7 @@ def add_parser(sub: Any) -> None:
                     "command after a crash to resume. With --merge DIR, concatenates a complete shard set "
                     "into the single JSONL file --output.")
     _add_runner_flags(p)
+    add_engine_flags(p)
     declared, unavailable = collect_options(GENERATORS, PLUGIN_OPTIONS, base={RUNNER: [BATCH_SIZE]},
                                             reserved=taken_flags(p))
     shared = p.add_argument_group("options several generators take")
@@ -111,26 +113,41 @@ def run(args: argparse.Namespace) -> int:
     from xqg_pyserini.io.atomic import check_work_dir
     from xqg_pyserini.io.generated import SHARD_SET_FILES
 
-    shard = parse_shard(args.shard)
+    cluster = cluster_options(args, shard_given=args.shard is not None)
+    shard = parse_shard(args.shard or "0/1")
     check_work_dir(args.output, markers=SHARD_SET_FILES, what="shard set")  # before loading a model
     langs = comma_list(args.langs) or []
     if langs and getattr(cls, "needs_language_names", False):
         check_langs(langs)  # before loading a model; the generator checks again what it can produce
-    generator = cls(**generator_options(args))
     per_lang = args.per_lang if args.per_lang is not None else DEFAULT_PER_LANG
-    if from_input:
+    if from_input:  # an importing generator (cheap to build) says which languages and how many it holds
+        generator = cls(**generator_options(args))
         if not generator.input_langs:
             raise InputError("holds no generated texts", path=getattr(generator, "path", None))
         langs = langs or generator.input_langs
         per_lang = args.per_lang if args.per_lang is not None else generator.max_per_lang
-    manifest = runner.generate_corpus(args.corpus, generator, langs, per_lang, args.output,
-                                      shard=shard, batch_size=args.batch_size,
-                                      seed=args.seed, progress=not args.no_progress, overwrite=args.overwrite)
-    counts = manifest["counts"]
-    dropped = [f"{counts[key]} {what}" for key, what in (("over_limit", f"beyond --per-lang {per_lang}"),
-                                                          ("duplicates_removed", "duplicates"),
-                                                          ("empty_dropped", "empty")) if counts[key]]
-    print(f"shard {args.shard}: {counts['passages']} passages, {counts['kept']} texts kept "
-          f"({json.dumps({lang: c['kept'] for lang, c in counts['per_lang'].items()})})"
-          f"{'; dropped: ' + ', '.join(dropped) if dropped else ''} in {args.output}")
+    summaries = run_shards(_generate_job(args, langs, per_lang, absolute=cluster is not None), cluster, shard)
+    for summary in summaries:
+        index, count = summary["shard"]
+        dropped = [f"{summary['dropped'][key]} {what}" for key, what in (
+            ("over_limit", f"beyond --per-lang {per_lang}"), ("duplicates_removed", "duplicates"),
+            ("empty_dropped", "empty")) if summary["dropped"].get(key)]
+        print(f"shard {index}/{count}: {summary['passages']} passages, {summary['kept']} texts kept "
+              f"({json.dumps(summary['per_lang'])}){'; dropped: ' + ', '.join(dropped) if dropped else ''} "
+              f"in {args.output}{' (complete, skipped)' if summary['status'] == 'skipped' else ''}")
     return 0
+
+
+def _generate_job(args: argparse.Namespace, langs: list[str], per_lang: int, absolute: bool):
+    """The generation job of the flags; ``absolute``: paths resolved here, for workers on other machines."""
+    from pathlib import Path
+
+    from xqg_pyserini.engine.jobs import GenerateJob
+
+    def path(value: str) -> str:
+        return str(Path(value).resolve()) if absolute else value
+
+    return GenerateJob(corpus=path(args.corpus), output=path(args.output), generator=args.generator,
+                       generator_options=generator_options(args), langs=langs, per_lang=per_lang,
+                       batch_size=args.batch_size, seed=args.seed, overwrite=args.overwrite,
+                       progress=not args.no_progress and not absolute)
