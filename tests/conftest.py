@@ -64,3 +64,14 @@ def data_dir() -> Path:
             pytest.fail(f"XQG_DATA_DIR={given} holds no xquad/ dir")
         pytest.skip(f"the shared XQuAD/MLQA data is not at {path}; set XQG_DATA_DIR to run these tests")
     return path
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models gain nothing from threads, and on a shared 2-core box they spin and crawl."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -144,3 +144,11 @@ def listing(root: Path) -> dict:
     """Every path under ``root`` with its bytes (None for dirs): compared before and after a failed
     command, it shows that nothing was left behind or destroyed."""
     return {str(p.relative_to(root)): (p.read_bytes() if p.is_file() else None) for p in sorted(root.rglob("*"))}
+
+
+def run_cli(argv, capsys) -> tuple[int, str]:
+    """``xqg ARGV`` in-process: (exit status, what it wrote to stderr)."""
+    from xqg_pyserini.cli import main
+
+    status = main([str(a) for a in argv])
+    return status, capsys.readouterr().err

@@ -5,14 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from helpers import demo_subset, write_jsonl, xqg_generate
+from helpers import demo_subset, run_cli as run, write_jsonl, xqg_generate
 from xqg_pyserini.cli import main
 from xqg_pyserini.io.embeddings import write_store
-
-
-def run(argv, capsys):
-    status = main([str(a) for a in argv])
-    return status, capsys.readouterr().err
 
 
 @pytest.fixture

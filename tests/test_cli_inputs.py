@@ -7,13 +7,8 @@ import time
 
 import pytest
 
-from helpers import demo_subset, listing, write_config, write_jsonl, xqg_generate
+from helpers import demo_subset, listing, run_cli as run, write_config, write_jsonl, xqg_generate
 from xqg_pyserini.cli import build_parser, main
-
-
-def run(argv, capsys):
-    status = main([str(a) for a in argv])
-    return status, capsys.readouterr().err
 
 
 @pytest.fixture

@@ -30,15 +30,7 @@ WORDS = ["river", "mountain", "city", "king", "war", "song", "island", "bridge",
          "castle", "poet", "ship", "desert", "harbor", "league", "planet", "glacier", "railway"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny models gain nothing from threads (see tests/generate/conftest.py)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: one thread (tests/conftest.py)
 
 
 def _synthetic(root: Path) -> dict[str, Path]:
