@@ -75,6 +75,15 @@ def test_search_with_wrong_encoder_dim(tmp_path, capsys, data, tiny_bert, tiny_x
     assert not (tmp_path / "r.trec").exists()
 
 
+def test_damaged_index_record_is_named(tmp_path, capsys, data):
+    write_store(tmp_path / "p", ["d1"], np.ones((1, 7)), {"kind": "passage", "encoder": {"encoder": "m"}})
+    assert main(["index", "--passages", str(tmp_path / "p"), "--output", str(tmp_path / "idx")]) == 0
+    (tmp_path / "idx" / "xqg.json").write_text('{"kind": "xqg-faiss-index",\n "encoder": ', "utf-8")
+    status, err = run(["search", "--index", tmp_path / "idx", "--topics", data["topics"],
+                       "--output", tmp_path / "r.trec"], capsys)
+    assert status == 2 and "xqg.json:2: not valid JSON" in err and not (tmp_path / "r.trec").exists()
+
+
 def test_unknown_metric_and_language(tmp_path, capsys, data):
     status, err = run(["eval", "--qrels", data["qrels"], "--runs", data["qrels"], "--metrics", "Bogus@3"], capsys)
     assert status == 2 and "unknown metric 'Bogus@3'" in err
