@@ -58,18 +58,20 @@ class FakeChatServer:
                     status = server.failures.pop(0) if server.failures else 200
                 try:
                     time.sleep(server.delay)
-                    if self.path != "/v1/chat/completions":
-                        self._send(404, {"error": {"message": f"no route {self.path}"}})
-                    elif status != 200:
-                        self._send(status, {"error": {"message": f"fake failure {status}"}},
-                                   {"Retry-After": "0"} if status == 429 else {})
-                    else:
-                        content = server.reply(body)
-                        self._send(200, content if isinstance(content, dict) else {"choices": [
-                            {"index": 0, "message": {"role": "assistant", "content": content}}]})
                 finally:
+                    # Before replying: a client sends its next request as soon as it has the reply,
+                    # possibly before this handler thread would get past _send.
                     with server.lock:
                         server.in_flight -= 1
+                if self.path != "/v1/chat/completions":
+                    self._send(404, {"error": {"message": f"no route {self.path}"}})
+                elif status != 200:
+                    self._send(status, {"error": {"message": f"fake failure {status}"}},
+                               {"Retry-After": "0"} if status == 429 else {})
+                else:
+                    content = server.reply(body)
+                    self._send(200, content if isinstance(content, dict) else {"choices": [
+                        {"index": 0, "message": {"role": "assistant", "content": content}}]})
 
             def _send(self, status, payload, headers=None):
                 data = json.dumps(payload).encode()
