@@ -81,7 +81,7 @@ def test_damaged_index_record_is_named(tmp_path, capsys, data):
     (tmp_path / "idx" / "xqg.json").write_text('{"kind": "xqg-faiss-index",\n "encoder": ', "utf-8")
     status, err = run(["search", "--index", tmp_path / "idx", "--topics", data["topics"],
                        "--output", tmp_path / "r.trec"], capsys)
-    assert status == 2 and "xqg.json:2: not valid JSON" in err and not (tmp_path / "r.trec").exists()
+    assert status == 2 and "xqg.json:2: malformed JSON" in err and not (tmp_path / "r.trec").exists()
 
 
 def test_unknown_metric_and_language(tmp_path, capsys, data):

@@ -16,9 +16,6 @@ from xqg_pyserini.evaluate import cli as evaluate_cli
 from xqg_pyserini.experiments import html as report_html
 from xqg_pyserini.generate import cli as generate_cli, filter_cli
 from xqg_pyserini.index import cli as index_cli
-from xqg_pyserini.index.fusion import FUSIONS, UNAUGMENTED
-from xqg_pyserini.index.passages import PASSAGES_HELP
-from xqg_pyserini.index.writers import INDEX_TYPES
 from xqg_pyserini.io.corpus import DEFAULT_PASSAGE_TEMPLATE
 from xqg_pyserini.io.generated import FIELDS, QUERIES_FIELD
 from xqg_pyserini.options import add_overwrite_flag, comma_list as _langs, numbers as _numbers
@@ -31,49 +28,6 @@ indexed with FAISS in Pyserini's layout; search is unchanged.
 
 Pipeline: xqg generate -> xqg encode -> xqg index -> xqg search -> xqg eval
 (xqg demo runs it all on a bundled collection). `xqg COMMAND --help` lists a command's flags."""
-
-
-def cmd_index(args: argparse.Namespace) -> int:
-    from xqg_pyserini.index.build import INDEX_KIND, PROVENANCE, IndexSpec, build_index
-    from xqg_pyserini.io.atomic import check_output_dir
-
-    check_output_dir(args.output, marker=PROVENANCE, kind=INDEX_KIND, what="FAISS index")  # before reading stores
-    spec = IndexSpec(index_type=args.index_type, hnsw_m=args.hnsw_m, ef_construction=args.ef_construction,
-                     ef_search=args.ef_search, nlist=args.nlist, nprobe=args.nprobe, pq_m=args.pq_m,
-                     pq_bits=args.pq_bits, train_size=args.train_size, seed=args.seed, shards=args.shards,
-                     recall_sample=args.recall_sample)
-    record = build_index(args.passages, args.output, generated=args.generated, alpha=args.alpha,
-                         fusion=args.fusion, langs=_langs(args.langs), per_lang=args.per_lang,
-                         unaugmented=args.unaugmented, renorm=args.renorm, spec=spec,
-                         report=lambda line: print(line, flush=True))
-    print(index_summary(record, args.output))
-    if "recall" in record:
-        print(f"recall@100 against exact search: {record['recall']['recall@100_vs_flat']:.4f} "
-              f"({record['recall']['queries']} sampled queries)")
-    passages = record["passages"]
-    if not passages["encoder_recorded"] and record.get("generated"):
-        print(f"warning: {args.passages} ({passages['format']}) does not record its encoder, so only the dimension "
-              "was checked; the generated texts must have been encoded with the same model", file=sys.stderr)
-    if record.get("uneven") and record["fusion"] == "sum" and record["alpha"] > 0:
-        counts = record["texts_per_passage"]
-        print(f"warning: augmented passages fuse between {counts['min']} and {counts['max']} generated texts; under "
-              "--fusion sum a passage's norm grows with its count, so passages with many texts can rank first for "
-              "most queries. Use --fusion mean, or the same number of texts per passage and language "
-              "(--per-lang N on uniform generations).", file=sys.stderr)
-    return 0
-
-
-def index_summary(record: dict, output: str) -> str:
-    """One line: what ``xqg index`` built."""
-    total = record["passages"]["count"]
-    if not record.get("generated"):
-        return f"indexed {total} passages, none augmented (the plain index) in {output}"
-    unaugmented = record["passages_unaugmented"]
-    what = "kept as E(p)" if record["unaugmented"] == "keep" else "scaled by 1-alpha"
-    return (f"indexed {total} passages (alpha={record['alpha']}, fusion {record['fusion']}"
-            f"{', renormalized' if record.get('renorm') else ''}): {record['passages_augmented']} of {total} "
-            f"augmented with {record['queries_used']} generated texts in "
-            f"{','.join(record['langs']) or '-'}; {unaugmented} unaugmented ({what}) in {output}")
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -235,54 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_dense_parsers(sub: Any) -> None:
-    p = sub.add_parser("index", help="fuse generated-query vectors into passages and write a FAISS index")
-    p.add_argument("--passages", required=True, help=PASSAGES_HELP)
-    p.add_argument("--generated", action="append", default=None,
-                   help="generated embedding store (xqg encode --kind generated); repeat to fuse several (QG+PG) "
-                        "(default: none, the plain index)")
-    p.add_argument("--alpha", type=float, default=0.01,
-                   help="weight of the generated queries, p' = (1-alpha) p + alpha sum(q) (default: %(default)s)")
-    p.add_argument("--fusion", choices=FUSIONS, default="sum",
-                   help="how a passage's generated vectors combine: their sum (the paper) or mean "
-                        "(default: %(default)s)")
-    p.add_argument("--unaugmented", choices=UNAUGMENTED, default="keep",
-                   help="a passage with no selected generated text: keep its plain vector E(p), or scale it by "
-                        "1-alpha like the others (default: %(default)s)")
-    p.add_argument("--renorm", action="store_true",
-                   help="L2-normalize the fused vectors, for encoders compared by cosine (default: off)")
-    p.add_argument("--langs", default=None, help="comma-separated subset of generated languages (default: all)")
-    p.add_argument("--per-lang", type=_positive_int, default=None,
-                   help="use the first N queries per language (default: all)")
-    p.add_argument("--index-type", choices=INDEX_TYPES, default="flat",
-                   help="FAISS index, inner product: flat (exact), ivfflat, ivfpq or hnsw (approximate) "
-                        "(default: %(default)s)")
-    p.add_argument("--hnsw-m", type=_positive_int, default=32, help="hnsw: links per node (default: %(default)s)")
-    p.add_argument("--ef-construction", type=_positive_int, default=200,
-                   help="hnsw: efConstruction (default: %(default)s)")
-    p.add_argument("--ef-search", type=_positive_int, default=None,
-                   help="hnsw: efSearch stored in the index (default: 16)")
-    p.add_argument("--nlist", type=_positive_int, default=None,
-                   help="ivfflat/ivfpq: inverted lists (default: ~4*sqrt(N))")
-    p.add_argument("--nprobe", type=_positive_int, default=None,
-                   help="ivfflat/ivfpq: lists searched, stored in the index file (default: 1)")
-    p.add_argument("--pq-m", type=_positive_int, default=None,
-                   help="ivfpq: sub-quantizers, dividing dim (default: ~dim/8)")
-    p.add_argument("--pq-bits", type=_positive_int, default=8,
-                   help="ivfpq: bits per sub-quantizer code (default: %(default)s)")
-    p.add_argument("--train-size", type=_positive_int, default=None,
-                   help="ivfflat/ivfpq: training vectors, a seeded sample (default: 64 per list)")
-    p.add_argument("--seed", type=int, default=42,
-                   help="seed of the training and recall samples (default: %(default)s)")
-    p.add_argument("--shards", type=_positive_int, default=1,
-                   help="split the index into K shard dirs (contiguous passages), searched one by one and merged "
-                        "(default: %(default)s)")
-    p.add_argument("--recall-sample", type=_non_negative_int, default=1000,
-                   help="after an approximate or sharded build: queries for recall@100 against exact search "
-                        "(0: skip; default: %(default)s)")
-    p.add_argument("--output", required=True, help="index dir (Pyserini FAISS layout)")
-    add_overwrite_flag(p, "FAISS index")
-    p.set_defaults(func=cmd_index)
-
+    index_cli.add_index_parser(sub)
     p = sub.add_parser("search", help="search an index with Pyserini's FaissSearcher; TREC run out")
     p.add_argument("--index", required=True, help="index dir (xqg index; with --sparse, xqg index-sparse)")
     p.add_argument("--topics", required=True, help="TSV qid<TAB>query")

@@ -263,18 +263,10 @@ def build_index(passages: str | Path, output: str | Path,
 
 def index_provenance(index_dir: str | Path) -> dict[str, Any]:
     """The ``xqg.json`` of an index dir, or {} for a plain Pyserini index; a damaged one is an InputError."""
-    from xqg_pyserini.io.text import read_text
+    from xqg_pyserini.io.jsonl import read_json_object
 
     path = Path(index_dir) / PROVENANCE
-    if not path.is_file():
-        return {}
-    try:
-        record = json.loads(read_text(path))
-    except json.JSONDecodeError as err:
-        raise InputError(f"not valid JSON ({err.msg})", path=path, line=err.lineno) from None
-    if not isinstance(record, dict):
-        raise InputError("not an xqg index record (expected a JSON object)", path=path)
-    return record
+    return read_json_object(path) if path.is_file() else {}
 
 
 def index_shard_dirs(index_dir: str | Path) -> list[Path]:

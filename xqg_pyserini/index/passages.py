@@ -19,7 +19,6 @@ passages) does; otherwise only the dimension is checked, and ``xqg.json`` of the
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ import numpy as np
 
 from xqg_pyserini.errors import InputError
 from xqg_pyserini.io.embeddings import EmbeddingStore, read_store
-from xqg_pyserini.io.text import text_lines
+from xqg_pyserini.io.jsonl import read_jsonl
 
 FORMATS = ("xqg-store", "pyserini-faiss", "pyserini-jsonl")
 PASSAGES_HELP = ("passage vectors: an embedding store (xqg encode), a Pyserini FAISS dir (index + docid; flat), "
@@ -91,13 +90,10 @@ def _read_jsonl(path: Path) -> tuple[list[str], np.ndarray, None]:
     rows: list[np.ndarray] = []
     dim = None
     for file in files:
-        for number, line in text_lines(file):
-            if not line.strip():
-                continue
+        for number, row in read_jsonl(file):
             try:
-                row = json.loads(line)
                 docid, vector = str(row["id"]), np.asarray(row["vector"], dtype=np.float32)
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+            except (KeyError, TypeError, ValueError) as err:
                 raise InputError(f"not a Pyserini vector line ({{\"id\", \"vector\"}}): {err}", path=file,
                                  line=number) from None
             if vector.ndim != 1 or (dim is not None and vector.shape[0] != dim):
