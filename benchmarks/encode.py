@@ -5,10 +5,12 @@ contexts from ``$XQG_DATA_DIR`` (default ``../shared/data``), deduplicated, the 
 ``--passages``. Both sides get the same corpus JSONL (``id``, ``contents``), the e5-small
 checkpoint (``xqg models path e5-small``), mean pooling, L2 norm, prefix ``passage:``,
 ``--max-length`` and ``--batch-size``, on the CPU; each runs as its own CLI subprocess (model
-loading included) and is timed by wall clock. Our side runs with ``--backend torch`` and
-``--backend onnx`` (the ONNX export is made once before timing, as a cached model would be).
-The last line is the faster of our two backends against Pyserini, with the minimum cosine of
-our vectors to Pyserini's over all passages.
+loading included) and is timed by wall clock. Our side runs with ``--backend torch``,
+``--backend onnx`` (the ONNX export is made once before timing, as a cached model would be) and
+``torch+bfloat16``: ``--backend torch --autocast bfloat16`` (float32 weights, matrix products
+in bfloat16 on the CPU's AMX/AVX-512-BF16 units where it has them). The last line is the
+fastest of our backends against Pyserini, with the minimum cosine of its vectors to Pyserini's
+over all passages.
 """
 
 from __future__ import annotations
@@ -52,7 +54,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--passages", type=int, default=2000)
     parser.add_argument("--max-length", type=int, default=256, help="Pyserini's default")
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--backends", default="torch,onnx")
+    parser.add_argument("--backends", default="torch,onnx,torch+bfloat16",
+                        help="comma-separated: torch, onnx, or BACKEND+AUTOCAST (torch+bfloat16)")
     args = parser.parse_args(argv)
 
     bin_dir = Path(sys.executable).parent
@@ -73,9 +76,10 @@ def main(argv: list[str] | None = None) -> None:
         ours: dict[str, float] = {}
         vectors: dict[str, np.ndarray] = {}
         for backend in args.backends.split(","):
+            engine, _, autocast = backend.partition("+")
             command = [str(bin_dir / "xqg"), "encode", "--kind", "passage", "--input", str(corpus),
                        "--passage-template", "{contents}", "--passage-prefix", "passage:", *common,
-                       "--backend", backend, "--output"]
+                       "--backend", engine, *(["--autocast", autocast] if autocast else []), "--output"]
             if backend == "onnx":  # export once (cached), as any later run finds it
                 subprocess.run([*command, str(work / "warm")], check=True, env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, input=None)

@@ -43,6 +43,29 @@ def test_dpr_style_cls_without_norm_by_flags(tiny_bert):
     assert abs(np.linalg.norm(cls) - 1) > 1e-3  # really unnormalized
 
 
+def test_bfloat16_autocast_stays_close_to_float32_and_is_recorded(tiny_xlmr):
+    exact = HFEncoder(str(tiny_xlmr), pooling="mean", l2_norm=True)
+    mixed = HFEncoder(str(tiny_xlmr), pooling="mean", l2_norm=True, autocast="bfloat16")
+    a, b = exact.encode_passages(TEXTS), mixed.encode_passages(TEXTS)
+    assert b.dtype == np.float32 and not np.array_equal(a, b)  # really run in bfloat16
+    assert (a * b).sum(axis=1).min() > 0.99
+    assert mixed.config()["autocast"] == "bfloat16" and "autocast" not in exact.config()
+    from xqg_pyserini.encode.base import encoder_differences
+
+    assert encoder_differences(exact.config(), mixed.config(), sides_may_differ=False) == []  # same vector space
+
+
+@pytest.mark.parametrize("flags, message", [
+    (dict(autocast="float16"), "--autocast float16 needs a CUDA device"),
+    (dict(autocast="bfloat16", backend="onnx"), "--autocast runs with --backend torch"),
+    (dict(autocast="bfloat16", dtype="bfloat16"), "--autocast keeps float32 weights"),
+    (dict(autocast="int8"), "--autocast must be one of bfloat16, float16"),
+])
+def test_bad_autocast(tiny_bert, flags, message):
+    with pytest.raises(InputError, match=message):
+        HFEncoder(str(tiny_bert), **flags)
+
+
 def test_presets_and_flag_overrides():
     assert preset_for("e5-small")["query_prefix"] == "query:"
     assert preset_for("intfloat/multilingual-e5-small")["pooling"] == "mean"

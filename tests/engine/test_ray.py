@@ -159,3 +159,68 @@ def test_a_worker_killed_mid_shard_keeps_finished_shards_and_a_rerun_completes(t
     run_shards(job("retried", kill_at=third.split('"')[3], marker=str(tmp_path / "killed")),
                ClusterOptions(num_workers=1, num_shards=3, progress=False), None)
     assert (tmp_path / "killed").exists() and _files(tmp_path / "retried") == expected
+
+
+def _file_job(demo, output, **extra):
+    return GenerateJob(corpus=str(demo["corpus"]), output=str(output), generator="file",
+                       generator_options={"path": str(demo["generated"])}, langs=["de", "fr"], per_lang=2,
+                       batch_size=1, seed=1, progress=False, **extra)
+
+
+def test_the_dataset_rows_are_the_input_rows_with_their_docids(tmp_path, demo, tiny_bert):
+    from xqg_pyserini.engine.jobs import EncodeJob
+    from xqg_pyserini.engine.ray_engine import input_rows
+    from xqg_pyserini.encode.run import iter_texts
+    from xqg_pyserini.io.corpus import read_corpus
+
+    plan = _file_job(demo, tmp_path / "gen").plan(4)  # 6 passages: shards of 1, 2, 1, 2
+    rows = ray.data.read_datasource(input_rows(_file_job(demo, tmp_path / "gen"), plan.shards)).take_all()
+    rows.sort(key=lambda row: row["position"])
+    corpus = read_corpus(demo["corpus"])
+    assert [(r["docid"], r["contents"], r["title"]) for r in rows] == [(p.docid, p.contents, p.title) for p in corpus]
+    assert [r["shard"] for r in rows] == [s.index for s in plan.shards for _ in range(s.start, s.stop)]
+
+    job = EncodeJob(input=str(demo["generated"]), kind="generated", output=str(tmp_path / "enc"), encoder=str(tiny_bert),
+                    encoder_flags={"pooling": "mean"}, chunk_size=4, progress=False)
+    plan = job.plan(2)
+    rows = sorted(ray.data.read_datasource(input_rows(job, plan.shards)).take_all(), key=lambda r: r["position"])
+    assert [(r["id"], r["text"]) for r in rows] == list(iter_texts(demo["generated"], "generated"))
+
+
+def test_a_batch_without_all_of_a_shards_rows_is_refused(tmp_path, demo):
+    import numpy as np
+
+    from xqg_pyserini.engine.ray_engine import ShardWorker
+
+    job = _file_job(demo, tmp_path / "gen")
+    plan = job.plan(2)  # shard 0: passages 0..2
+    rows = list(job.read_rows(0, 3))[:2]
+    batch = {"shard": np.array([0, 0]), "position": np.array([1, 0]),
+             **{name: np.array([r[name] for r in rows], dtype=object) for name in job.COLUMNS}}
+    with pytest.raises(RuntimeError, match="a batch holds 2 of its rows, not all 3"):
+        ShardWorker(job, plan)(batch)
+    assert not (tmp_path / "gen").exists()
+
+
+def test_more_shards_than_passages_write_the_local_empty_shards(tmp_path, demo):
+    reference = _file_job(demo, tmp_path / "local")
+    for index in range(8):
+        reference.run_shard(reference.load(), (index, 8))
+    run_shards(_file_job(demo, tmp_path / "ray"), ClusterOptions(num_workers=2, num_shards=8, progress=False), None)
+    assert _files(tmp_path / "ray") == _files(tmp_path / "local")
+    assert (tmp_path / "ray" / "shard-00000-of-00008.jsonl").read_bytes() == b""  # 6 passages: shard 0 is empty
+
+
+def test_encode_shards_of_several_chunks_on_ray_are_the_local_ones(tmp_path, demo, tiny_bert):
+    from xqg_pyserini.engine.jobs import EncodeJob
+
+    def job(output):
+        return EncodeJob(input=str(demo["generated"]), kind="generated", output=str(tmp_path / output),
+                         encoder=str(tiny_bert), encoder_flags={"pooling": "mean"}, chunk_size=4, progress=False)
+
+    local = job("local")
+    for index in range(2):
+        local.run_shard(local.load(), (index, 2))
+    run_shards(job("ray"), ClusterOptions(num_workers=2, num_shards=2, progress=False), None)
+    assert read_store(tmp_path / "ray").count > 8  # each shard holds more than one chunk
+    assert _files(tmp_path / "ray") == _files(tmp_path / "local")

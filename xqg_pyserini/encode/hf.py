@@ -14,6 +14,7 @@ from xqg_pyserini.errors import InputError
 from xqg_pyserini.options import Option
 
 BACKENDS = ("torch", "onnx")
+AUTOCASTS = ("bfloat16", "float16")  # torch.autocast dtypes: float32 weights, matmuls in this dtype
 
 
 def _checkpoint_sizes(path: str, tokenizer: str) -> tuple[int, int, int]:
@@ -31,6 +32,17 @@ def _checkpoint_sizes(path: str, tokenizer: str) -> tuple[int, int, int]:
     config = AutoConfig.from_pretrained(path)
     model_max = getattr(AutoTokenizer.from_pretrained(tokenizer), "model_max_length", None) or 512
     return int(model_max), int(getattr(config, "max_position_embeddings", 512)), int(config.hidden_size)
+
+
+def _check_autocast(autocast: str, backend: str, dtype: str, device: str) -> None:
+    if autocast not in AUTOCASTS:
+        raise InputError(f"--autocast must be one of {', '.join(AUTOCASTS)}, not {autocast!r}")
+    if backend != "torch":
+        raise InputError("--autocast runs with --backend torch")
+    if dtype != "float32":
+        raise InputError(f"--autocast keeps float32 weights; drop --dtype {dtype} (or --fp16)")
+    if autocast == "float16" and not str(device).startswith("cuda"):
+        raise InputError("--autocast float16 needs a CUDA device (--device cuda); on the CPU use bfloat16")
 
 
 class HFEncoder:
@@ -60,6 +72,10 @@ class HFEncoder:
             Option("--device", help="cpu, cuda, cuda:1, ... (default: cpu)"),
             Option("--fp16", action="store_true", help="half precision (CUDA only)"),
             Option("--dtype", choices=DTYPES, help="dtype the model runs in (default: float32)"),
+            Option("--autocast", choices=AUTOCASTS,
+                   help="mixed precision (torch.autocast): float32 weights, matrix products in this dtype; "
+                        "bfloat16 runs on the CPU's AMX/AVX-512-BF16 units where it has them (e5-small: "
+                        "min cosine 0.99998 to float32, see docs/BENCHMARKS.md) (default: off, float32)"),
             Option("--backend", choices=BACKENDS,
                    help="torch, or onnx: ONNX Runtime on the CPU (exported once into $XQG_CACHE/onnx; "
                         "pip install '.[onnx]') (default: torch)"),
@@ -70,7 +86,7 @@ class HFEncoder:
                  query_prefix: str | None = None, passage_prefix: str | None = None,
                  max_length: int | None = None, batch_size: int = 32, device: str = "cpu",
                  dtype: str = "float32", fp16: bool = False, tokenizer: str | None = None,
-                 backend: str = "torch", encode_threads: int | None = None):
+                 backend: str = "torch", encode_threads: int | None = None, autocast: str | None = None):
         from xqg_pyserini.encode.models import resolve
 
         if pooling not in ("cls", "mean"):
@@ -85,6 +101,8 @@ class HFEncoder:
             raise InputError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
         if backend == "onnx" and (dtype != "float32" or not str(device).startswith("cpu")):
             raise InputError("--backend onnx runs float32 on the CPU (--device cpu, --dtype float32)")
+        if autocast is not None:
+            _check_autocast(autocast, backend, dtype, device)
         if encode_threads is not None and encode_threads < 1:
             raise InputError(f"--encode-threads must be at least 1, not {encode_threads}")
         self.model_name = model
@@ -97,6 +115,7 @@ class HFEncoder:
         self.device = device
         self.dtype = dtype
         self.backend = backend
+        self.autocast = autocast
         self.threads = encode_threads
         if Path(self.path).is_dir() and not (Path(self.path) / "config.json").is_file():
             raise InputError("--encoder: not a transformers checkpoint (no config.json)", path=self.path)
@@ -147,6 +166,7 @@ class HFEncoder:
             "pooling": self.pooling, "l2_norm": self.l2_norm, "query_prefix": self.query_prefix,
             "passage_prefix": self.passage_prefix, "max_length": self.max_length, "dtype": self.dtype,
             "dim": self.dim, **({"backend": self.backend} if self.backend != "torch" else {}),
+            **({"autocast": self.autocast} if self.autocast else {}),
         }
 
     def encode_queries(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
@@ -179,7 +199,9 @@ class HFEncoder:
     def _run_torch(self, batch_ids: list[list[int]]) -> np.ndarray:
         import torch
 
-        with torch.inference_mode():
+        device_type = torch.device(self.device).type
+        with torch.inference_mode(), torch.autocast(device_type, dtype=getattr(torch, self.autocast or "bfloat16"),
+                                                     enabled=self.autocast is not None):
             batch = self.tokenizer.pad({"input_ids": batch_ids}, return_tensors="pt")
             batch = {key: value.to(self.device) for key, value in batch.items()}
             hidden = self.model(**batch).last_hidden_state.float()

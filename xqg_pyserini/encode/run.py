@@ -34,6 +34,7 @@ from xqg_pyserini.io.embeddings import (KINDS, SINGLE, STORE_DTYPES, EmbeddingSt
                                         read_store, shard_files, write_store_chunks)
 from xqg_pyserini.io.generated import PASSAGES_FIELD, QUERIES_FIELD, generated_sha256, iter_generated_texts
 from xqg_pyserini.io.hashing import file_sha256
+from xqg_pyserini.io.shard_input import ShardInput
 from xqg_pyserini.io.topics import read_topics
 from xqg_pyserini.provenance import versions
 
@@ -110,7 +111,7 @@ def _exclusive(lock: Path) -> Iterator[None]:
             lock.unlink(missing_ok=True)
 
 
-def _input_digest(input_path: Path, kind: str) -> str:
+def input_digest(input_path: Path, kind: str) -> str:
     return generated_sha256(input_path) if kind == "generated" else file_sha256(input_path)
 
 
@@ -142,7 +143,7 @@ def up_to_date_shards(input_path: str | Path, kind: str, encoder: Encoder, outpu
                       generated_field: str = QUERIES_FIELD, dtype: str = "float32") -> list[int]:
     """The shards ``I`` of ``count`` that :func:`encode_to_store` would report up to date (no model loaded)."""
     input_path, output = Path(input_path), Path(output)
-    digest = _input_digest(input_path, kind)
+    digest = input_digest(input_path, kind)
     settings = _store_settings(kind, encoder, passage_template, generated_field, dtype)
     return [index for index in range(count)
             if _up_to_date(output, (index, count), _shard_fingerprint(digest, settings, (index, count), chunk_size))]
@@ -168,33 +169,49 @@ def _up_to_date(output: Path, shard: tuple[int, int] | None, fingerprint: str) -
 def encode_to_store(input_path: str | Path, kind: str, encoder: Encoder, output: str | Path,
                     passage_template: str = DEFAULT_PASSAGE_TEMPLATE, chunk_size: int = CHUNK,
                     progress: bool = True, generated_field: str = QUERIES_FIELD,
-                    shard: tuple[int, int] | None = None, dtype: str = "float32") -> EncodeResult:
-    """Generated queries are encoded as queries; generated passages (translations) as passages."""
+                    shard: tuple[int, int] | None = None, dtype: str = "float32",
+                    given: ShardInput | None = None) -> EncodeResult:
+    """Generated queries are encoded as queries; generated passages (translations) as passages.
+
+    ``given``: the shard's ``(id, text)`` rows and the input's size and hash, already read by the
+    caller (the Ray engine); the same store results as from reading ``input_path`` here.
+    """
     if generated_field not in (QUERIES_FIELD, PASSAGES_FIELD):
         raise ValueError(f"generated field must be {QUERIES_FIELD} or {PASSAGES_FIELD}, not {generated_field!r}")
     if dtype not in STORE_DTYPES:
         raise InputError(f"--dtype must be one of {', '.join(STORE_DTYPES)}, not {dtype!r}")
     input_path, output = Path(input_path), Path(output)
-    total = sum(1 for _ in iter_texts(input_path, kind, passage_template, generated_field))  # checks the input
+    if given is None:
+        total = sum(1 for _ in iter_texts(input_path, kind, passage_template, generated_field))  # checks the input
+        digest = input_digest(input_path, kind)
+    else:
+        total, digest = given.total, given.sha256
     settings = _store_settings(kind, encoder, passage_template, generated_field, dtype)
     # The whole encoder config, not encode.base.encoder_differences: a store is reused only by the
     # identical encoder on the same side (keys a plug-in adds to its config included).
-    digest = _input_digest(input_path, kind)
     settings_fingerprint = _fingerprint(digest, {**settings, "chunk_size": chunk_size}) if shard else None
     fingerprint = _shard_fingerprint(digest, settings, shard, chunk_size)
     rows = shard_rows(total, chunk_size, shard)
+    if given is not None:
+        given.check(len(rows), f"shard {shard} of {input_path}")
+
+    def stream() -> Iterator[tuple[str, str]]:
+        if given is not None:
+            return iter(given.rows)
+        return islice(iter_texts(input_path, kind, passage_template, generated_field), rows.start, rows.stop)
+
     if _up_to_date(output, shard, fingerprint):
         return EncodeResult("up to date", len(rows), encoder.dim, output, shard)
     suffix = "" if shard is None else f".{shard[0]}-of-{shard[1]}"
     with _exclusive(output.parent / f".{output.name}{suffix}.lock"):
         work = output.parent / f".{output.name}{suffix}.partial"
-        resumed = _encode_chunks(input_path, kind, encoder, work, fingerprint, rows, chunk_size, progress,
-                                 passage_template, generated_field)
+        resumed = _encode_chunks(stream(), input_path, kind, encoder, work, fingerprint, rows, chunk_size, progress,
+                                 generated_field)
         meta = {**settings, "fingerprint": fingerprint, "input": str(input_path.resolve()), "versions": versions()}
         if shard is not None:
             meta["settings_fingerprint"] = settings_fingerprint
             meta["rows"] = [rows.start, rows.stop]
-        chunks = _stored_chunks(input_path, kind, work, rows, chunk_size, passage_template, generated_field)
+        chunks = _stored_chunks(stream(), work, rows, chunk_size)
         write_store_chunks(output, len(rows), encoder.dim, meta, chunks, dtype=dtype, shard=shard)
         shutil.rmtree(work, ignore_errors=True)
     return EncodeResult("resumed" if resumed else "encoded", len(rows), encoder.dim, output, shard)
@@ -204,9 +221,10 @@ def _chunk_starts(rows: range, chunk_size: int) -> list[int]:
     return list(range(rows.start, rows.stop, chunk_size))
 
 
-def _encode_chunks(input_path: Path, kind: str, encoder: Encoder, work: Path, fingerprint: str, rows: range,
-                   chunk_size: int, progress: bool, passage_template: str, generated_field: str) -> bool:
-    """Encode every missing chunk of ``rows`` into ``work``; True when some were there already."""
+def _encode_chunks(stream: Iterator[tuple[str, str]], input_path: Path, kind: str, encoder: Encoder, work: Path,
+                   fingerprint: str, rows: range, chunk_size: int, progress: bool, generated_field: str) -> bool:
+    """Encode every missing chunk of ``rows`` (``stream``: their ``(id, text)``) into ``work``; True when
+    some were there already."""
     from tqdm.auto import tqdm
 
     stamp = work / "fingerprint"
@@ -219,7 +237,6 @@ def _encode_chunks(input_path: Path, kind: str, encoder: Encoder, work: Path, fi
     starts = _chunk_starts(rows, chunk_size)
     paths = [work / f"chunk-{start // chunk_size:06d}.npy" for start in starts]
     done = sum(min(chunk_size, rows.stop - s) for s, p in zip(starts, paths) if p.exists())
-    stream = islice(iter_texts(input_path, kind, passage_template, generated_field), rows.start, rows.stop)
     with tqdm(total=len(rows), initial=done, desc=f"encode {kind}", unit="text", disable=not progress) as bar:
         for start, path in zip(starts, paths):
             pairs = list(islice(stream, min(chunk_size, rows.stop - start)))
@@ -234,9 +251,8 @@ def _encode_chunks(input_path: Path, kind: str, encoder: Encoder, work: Path, fi
     return done > 0
 
 
-def _stored_chunks(input_path: Path, kind: str, work: Path, rows: range, chunk_size: int, passage_template: str,
-                   generated_field: str) -> Iterator[tuple[list[str], np.ndarray]]:
-    stream = islice(iter_texts(input_path, kind, passage_template, generated_field), rows.start, rows.stop)
+def _stored_chunks(stream: Iterator[tuple[str, str]], work: Path, rows: range,
+                   chunk_size: int) -> Iterator[tuple[list[str], np.ndarray]]:
     for start in _chunk_starts(rows, chunk_size):
         ids = [i for i, _ in islice(stream, min(chunk_size, rows.stop - start))]
         yield ids, np.load(work / f"chunk-{start // chunk_size:06d}.npy")

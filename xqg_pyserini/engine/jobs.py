@@ -5,7 +5,13 @@ rebuild it: ``load()`` builds the model (once per worker), ``run_shard(model, (I
 shard I of N with :func:`~xqg_pyserini.generate.run.generate_corpus` or
 :func:`~xqg_pyserini.encode.run.encode_to_store` and returns a JSON-able summary, and
 ``plan(N)`` (on the driver, no model) checks the input and lists each shard's rows, first and
-last id, and the summary of a shard that is already complete.
+last id, and the summary of a shard that is already complete, with the input's row count and
+hash.
+
+For the Ray engine a job also reads its input as rows: ``read_rows(start, stop)`` gives the
+rows ``[start, stop)`` as dicts of ``COLUMNS`` (each keeps its id: a passage's docid, a text's
+id), and ``shard_input(columns, plan)`` turns one shard's columns back into the
+:class:`~xqg_pyserini.io.shard_input.ShardInput` that ``run_shard(..., given=...)`` writes from.
 """
 
 from __future__ import annotations
@@ -13,10 +19,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from itertools import islice
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from xqg_pyserini.io.corpus import DEFAULT_PASSAGE_TEMPLATE
 from xqg_pyserini.io.generated import QUERIES_FIELD
+from xqg_pyserini.io.shard_input import ShardInput
 
 
 @dataclass(frozen=True)
@@ -31,10 +39,14 @@ class ShardPlan:
     last_id: str | None
     done: dict[str, Any] | None = None  # the summary of a complete shard (skipped), else None
 
-    def row(self) -> dict[str, Any]:
-        """The shard as a Ray Dataset row."""
-        return {"shard": self.index, "shards": self.count, "start": self.start, "stop": self.stop,
-                "first_id": self.first_id or "", "last_id": self.last_id or ""}
+
+@dataclass(frozen=True)
+class JobPlan:
+    """Every shard of an N-way split, and the facts of the whole input the shard writers record."""
+
+    shards: list[ShardPlan]
+    total: int  # rows of the input
+    sha256: str  # the input's content hash, as the stage computes it
 
 
 def _plans(ids: Iterable[str], ranges: list[range], done: list[dict[str, Any] | None]) -> list[ShardPlan]:
@@ -50,6 +62,7 @@ def _plans(ids: Iterable[str], ranges: list[range], done: list[dict[str, Any] | 
 class GenerateJob:
     """``xqg generate`` of ``corpus`` into the shard set ``output`` with a registered generator."""
 
+    COLUMNS = ("docid", "title", "contents")  # a passage as the generator reads it
     corpus: str
     output: str
     generator: str
@@ -66,15 +79,29 @@ class GenerateJob:
 
         return GENERATORS.get(self.generator)(**self.generator_options)
 
-    def run_shard(self, generator: Any, shard: tuple[int, int] | None) -> dict[str, Any]:
+    def run_shard(self, generator: Any, shard: tuple[int, int] | None,
+                  given: ShardInput | None = None) -> dict[str, Any]:
         from xqg_pyserini.generate.run import generate_corpus
 
         manifest = generate_corpus(self.corpus, generator, self.langs, self.per_lang, self.output,
                                    shard=shard or (0, 1), batch_size=self.batch_size, seed=self.seed,
-                                   progress=self.progress, overwrite=self.overwrite)
+                                   progress=self.progress, overwrite=self.overwrite, given=given)
         return _generate_summary(manifest)
 
-    def plan(self, count: int) -> list[ShardPlan]:
+    def read_rows(self, start: int, stop: int) -> Iterator[dict[str, Any]]:
+        from xqg_pyserini.io.corpus import iter_passages
+
+        for passage in islice(iter_passages(self.corpus), start, stop):
+            yield {"docid": passage.docid, "title": passage.title, "contents": passage.contents}
+
+    def shard_input(self, columns: Mapping[str, Sequence[Any]], plan: JobPlan) -> ShardInput:
+        from xqg_pyserini.io.corpus import Passage
+
+        passages = [Passage(docid=str(d), contents=str(c), title=str(t))
+                    for d, t, c in zip(columns["docid"], columns["title"], columns["contents"])]
+        return ShardInput(passages, plan.total, plan.sha256)
+
+    def plan(self, count: int) -> JobPlan:
         """Every shard of a ``count``-way split; the corpus is read (and checked) here.
 
         A shard counts as complete when its manifest says so with this run's languages, per_lang,
@@ -87,8 +114,8 @@ class GenerateJob:
         from xqg_pyserini.io.hashing import file_sha256
 
         ids = [p.docid for p in read_corpus(self.corpus)]
-        expected = {"langs": self.langs, "per_lang": self.per_lang, "seed": self.seed,
-                    "corpus_sha256": file_sha256(self.corpus)}
+        sha256 = file_sha256(self.corpus)
+        expected = {"langs": self.langs, "per_lang": self.per_lang, "seed": self.seed, "corpus_sha256": sha256}
         done: list[dict[str, Any] | None] = []
         for index in range(count):
             manifest = _read_json(Path(self.output) / MANIFEST_FILE.format(index=index, count=count))
@@ -96,7 +123,8 @@ class GenerateJob:
                         and all(manifest.get(key) == value for key, value in expected.items())
                         and (Path(self.output) / str(manifest.get("file"))).is_file())
             done.append(_generate_summary(manifest, skipped=True) if complete else None)
-        return _plans(ids, [shard_range(len(ids), index, count) for index in range(count)], done)
+        return JobPlan(_plans(ids, [shard_range(len(ids), index, count) for index in range(count)], done),
+                       len(ids), sha256)
 
 
 def _generate_summary(manifest: dict[str, Any], skipped: bool = False) -> dict[str, Any]:
@@ -120,6 +148,7 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 class EncodeJob:
     """``xqg encode`` of ``input`` (a corpus, topics or generated texts) into the store ``output``."""
 
+    COLUMNS = ("id", "text")  # a text's id (docid, qid, or docid<TAB>lang<TAB>rank) and the text encoded
     input: str
     kind: str
     output: str
@@ -143,22 +172,34 @@ class EncodeJob:
 
         return self.chunk_size or CHUNK
 
-    def run_shard(self, encoder: Any, shard: tuple[int, int] | None) -> dict[str, Any]:
+    def run_shard(self, encoder: Any, shard: tuple[int, int] | None,
+                  given: ShardInput | None = None) -> dict[str, Any]:
         from xqg_pyserini.encode.run import encode_to_store
 
         result = encode_to_store(self.input, self.kind, encoder, self.output, passage_template=self.passage_template,
                                  chunk_size=self._chunk(), progress=self.progress,
-                                 generated_field=self.generated_field, shard=shard, dtype=self.dtype)
+                                 generated_field=self.generated_field, shard=shard, dtype=self.dtype, given=given)
         return {"shard": list(shard) if shard else None, "status": result.status, "rows": result.rows,
                 "dim": result.dim}
 
-    def plan(self, count: int) -> list[ShardPlan]:
+    def _texts(self) -> Iterator[tuple[str, str]]:
+        from xqg_pyserini.encode.run import iter_texts
+
+        return iter_texts(self.input, self.kind, self.passage_template, self.generated_field)
+
+    def read_rows(self, start: int, stop: int) -> Iterator[dict[str, Any]]:
+        for text_id, text in islice(self._texts(), start, stop):
+            yield {"id": text_id, "text": text}
+
+    def shard_input(self, columns: Mapping[str, Sequence[Any]], plan: JobPlan) -> ShardInput:
+        return ShardInput([(str(i), str(t)) for i, t in zip(columns["id"], columns["text"])], plan.total, plan.sha256)
+
+    def plan(self, count: int) -> JobPlan:
         """Every shard of a ``count``-way split (input checked here); up-to-date shards carry their summary."""
-        from xqg_pyserini.encode.run import iter_texts, shard_rows, up_to_date_shards
+        from xqg_pyserini.encode.run import input_digest, shard_rows, up_to_date_shards
 
         def stream() -> Iterator[str]:  # streamed twice (count, then boundary ids): inputs may not fit in memory
-            return (text_id for text_id, _ in iter_texts(self.input, self.kind, self.passage_template,
-                                                         self.generated_field))
+            return (text_id for text_id, _ in self._texts())
 
         total = sum(1 for _ in stream())
         encoder = self.load()
@@ -167,4 +208,4 @@ class EncodeJob:
         ranges = [shard_rows(total, self._chunk(), (index, count)) for index in range(count)]
         done = [{"shard": [index, count], "status": "skipped", "rows": len(ranges[index]), "dim": encoder.dim}
                 if index in current else None for index in range(count)]
-        return _plans(stream(), ranges, done)
+        return JobPlan(_plans(stream(), ranges, done), total, input_digest(Path(self.input), self.kind))

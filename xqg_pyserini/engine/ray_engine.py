@@ -1,10 +1,18 @@
 """``--engine ray``: every pending shard of an N-way split on a Ray cluster, one model per worker.
 
-The work is a Ray Dataset whose rows are the shards (index, count, corpus rows, first and last
-id), mapped by :class:`ShardWorker`, a class-based ``map_batches`` actor: it loads the job's
-model once and writes each shard it is given with the stage's own library function, into the
-shard files of ``--output``. Workers write those files themselves, so ``--output`` (and the
-input) must be one path every node sees: a shared filesystem.
+The input is read as a Ray Dataset (:func:`input_rows`, a Datasource with one read task per
+pending shard, each reading its rows with the stage's own reader): one row per passage
+(generate: docid, title, contents) or per text (encode: id, text), with its shard and input
+position. Each shard is one block (block splitting is off for the job), and the blocks are
+mapped by :class:`ShardWorker`, a class-based ``map_batches`` actor (``batch_size=None``: a
+batch is a whole block): it loads the job's model once and writes each shard in its batch, from
+that shard's rows put back in input order and checked complete, with the stage's own library
+function, into the shard files of ``--output``. A shard is never cut because the stage's output
+depends on how its rows are cut into batches (encoding pads per batch); whole shards give the
+local engine's batches and so its bytes. A worker holds one shard's input rows at a time:
+``--num-shards`` bounds that. Read tasks reserve no CPU (reading text is light, and a model
+actor on every CPU must not starve them). Workers write the files themselves, so ``--output``
+(and the input) must be one path every node sees: a shared filesystem.
 
 Resume and failures: a complete shard is not sent to the cluster (the driver reads its manifest
 or meta). A worker that dies is restarted up to ``max_restarts`` times and its shard retried; the
@@ -14,15 +22,18 @@ are never rewritten. Past the restarts the job fails; rerunning the command resu
 
 from __future__ import annotations
 
+import functools
+import json
 import socket
 import warnings
-from typing import Any
+from typing import Any, Iterator
 
 from xqg_pyserini.engine import RAY_EXTRA, ClusterOptions
-from xqg_pyserini.engine.jobs import ShardPlan
+from xqg_pyserini.engine.jobs import JobPlan, ShardPlan
 from xqg_pyserini.errors import InputError
 
 CONNECT_TIMEOUT_S = 5.0  # an unreachable --address fails within this, not after Ray's own retries
+EMPTY_SHARD = -1  # the position of the one placeholder row of an empty shard
 
 
 def import_ray() -> Any:
@@ -64,22 +75,66 @@ def connect(ray: Any, address: str | None) -> bool:
     return True
 
 
-class ShardWorker:
-    """A Ray Data ``map_batches`` actor: the job's model, loaded once, writes the shards of each batch."""
+def _read_shard(job: Any, plan: ShardPlan) -> Iterator[Any]:
+    """A read task: the rows of one shard as one pyarrow table, each row with its shard and input position."""
+    import pyarrow as pa
 
-    def __init__(self, job: Any):
-        self.job = job
+    rows = list(job.read_rows(plan.start, plan.stop))
+    columns: dict[str, list[Any]] = {"shard": [plan.index] * len(rows),
+                                     "position": list(range(plan.start, plan.start + len(rows)))}
+    columns.update({name: [row[name] for row in rows] for name in job.COLUMNS})
+    if not rows:  # an empty shard still writes its (empty) files: one placeholder row makes it a batch
+        columns = {"shard": [plan.index], "position": [EMPTY_SHARD], **{name: [""] for name in job.COLUMNS}}
+    yield pa.table(columns)
+
+
+def input_rows(job: Any, pending: list[ShardPlan]) -> Any:
+    """The input rows of the ``pending`` shards as a Ray Datasource (one read task per shard)."""
+    from ray.data.block import BlockMetadata
+    from ray.data.datasource import Datasource, ReadTask
+
+    class InputRows(Datasource):
+        def estimate_inmemory_data_size(self) -> int | None:
+            return None
+
+        def get_read_tasks(self, parallelism: int, per_task_row_limit: int | None = None,
+                           data_context: Any = None) -> list[ReadTask]:
+            return [ReadTask(functools.partial(_read_shard, job, plan),
+                             BlockMetadata(num_rows=max(1, plan.stop - plan.start), size_bytes=None,
+                                           exec_stats=None))
+                    for plan in pending]
+
+    return InputRows()
+
+
+class ShardWorker:
+    """A Ray Data ``map_batches`` actor: the job's model, loaded once, writes each shard of the rows it is given."""
+
+    def __init__(self, job: Any, plan: JobPlan):
+        self.job, self.plan = job, plan
         self.model = job.load()
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
-        import json
+        import numpy as np
 
-        summaries = [self._run(int(index), int(count)) for index, count in zip(batch["shard"], batch["shards"])]
-        return {"shard": [int(index) for index in batch["shard"]], "summary": [json.dumps(s) for s in summaries]}
+        shard_of, positions = np.asarray(batch["shard"]), np.asarray(batch["position"])
+        indices, summaries = [], []
+        for index in sorted(set(shard_of.tolist())):
+            shard = self.plan.shards[index]
+            rows = np.flatnonzero((shard_of == index) & (positions != EMPTY_SHARD))
+            rows = rows[np.argsort(positions[rows], kind="stable")]
+            if not np.array_equal(positions[rows], np.arange(shard.start, shard.stop)):
+                raise RuntimeError(f"shard {index}/{shard.count}: a batch holds {len(rows)} of its rows, not all "
+                                   f"{shard.stop - shard.start} (rows {shard.start}..{shard.stop - 1})")
+            given = self.job.shard_input({name: np.asarray(batch[name])[rows] for name in self.job.COLUMNS},
+                                         self.plan)
+            indices.append(index)
+            summaries.append(json.dumps(self._run(index, shard.count, given)))
+        return {"shard": indices, "summary": summaries}
 
-    def _run(self, index: int, count: int) -> dict[str, Any]:
+    def _run(self, index: int, count: int, given: Any) -> dict[str, Any]:
         try:
-            return self.job.run_shard(self.model, (index, count))
+            return self.job.run_shard(self.model, (index, count), given=given)
         except InputError as err:  # returned as data: Ray drops the chained cause of what a worker raises
             return {"input_error": {"message": err.message, "path": err.path, "line": err.line, "docid": err.docid}}
 
@@ -93,13 +148,14 @@ def run_on_ray(job: Any, cluster: ClusterOptions) -> list[dict[str, Any]]:
     """
     ray = import_ray()
     check_address(cluster.address)  # even when already joined to a cluster: a wrong flag is an error
-    plans = job.plan(cluster.shards)
+    job_plan = job.plan(cluster.shards)
+    plans = job_plan.shards
     pending = [plan for plan in plans if plan.done is None] or ([plans[0]] if _verify_on_worker(job) else [])
     results: dict[int, dict[str, Any]] = {plan.index: plan.done for plan in plans if plan.done is not None}
     if pending:
         started = connect(ray, cluster.address)
         try:
-            results.update(_map_shards(ray, job, pending, cluster))
+            results.update(_map_shards(ray, job, job_plan, pending, cluster))
         finally:
             if started:
                 ray.shutdown()
@@ -112,18 +168,33 @@ def _verify_on_worker(job: Any) -> bool:
     return isinstance(job, GenerateJob)
 
 
-def _map_shards(ray: Any, job: Any, pending: list[ShardPlan], cluster: ClusterOptions) -> dict[int, dict[str, Any]]:
-    import json
+def _map_shards(ray: Any, job: Any, job_plan: JobPlan, pending: list[ShardPlan],
+                cluster: ClusterOptions) -> dict[int, dict[str, Any]]:
+    from ray.data import DataContext
 
-    from ray.data import ActorPoolStrategy, DataContext
+    context = DataContext.get_current()
+    saved = context.enable_progress_bars, context.target_max_block_size
+    context.enable_progress_bars = cluster.progress
+    # One block per shard, never split by size: a batch (a whole block) then holds whole shards.
+    context.target_max_block_size = None
+    try:
+        return _run_dataset(ray, job, job_plan, pending, cluster)
+    finally:
+        context.enable_progress_bars, context.target_max_block_size = saved
 
-    DataContext.get_current().enable_progress_bars = cluster.progress
-    dataset = ray.data.from_items([plan.row() for plan in pending], override_num_blocks=len(pending))
+
+def _run_dataset(ray: Any, job: Any, job_plan: JobPlan, pending: list[ShardPlan],
+                 cluster: ClusterOptions) -> dict[int, dict[str, Any]]:
+    from ray.data import ActorPoolStrategy
+
+    # Reading text is light: read tasks take no CPU the model actors could be waiting for.
+    dataset = ray.data.read_datasource(input_rows(job, pending), override_num_blocks=len(pending), num_cpus=0)
     gpus = {"num_gpus": cluster.gpus_per_worker} if cluster.gpus_per_worker else {}
     with warnings.catch_warnings():
         # Ray 2.60 deprecates these remote args in map_batches but names no replacement for actors' restarts.
         warnings.filterwarnings("ignore", message=".*ray_remote_args.*deprecated")
-        mapped = dataset.map_batches(ShardWorker, fn_constructor_args=(job,), batch_size=1,
+        mapped = dataset.map_batches(ShardWorker, fn_constructor_args=(job, job_plan), batch_size=None,
+                                     batch_format="numpy",
                                      compute=ActorPoolStrategy(size=min(cluster.num_workers, len(pending))),
                                      max_restarts=cluster.max_restarts, max_task_retries=cluster.max_restarts,
                                      **gpus)

@@ -42,10 +42,11 @@ from xqg_pyserini.errors import InputError, OutputError
 from xqg_pyserini.generate.base import OUTPUT_FIELDS, Generator, Request, check_langs, request_seed
 from xqg_pyserini.generate.counts import COUNTERS, STATS, Counts, clean_outputs  # noqa: F401 (clean_outputs: API)
 from xqg_pyserini.io.atomic import WRITE_ERRNOS, atomic_file, check_work_dir
-from xqg_pyserini.io.corpus import Passage, read_corpus
+from xqg_pyserini.io.corpus import Passage, iter_passages, read_corpus
 from xqg_pyserini.io.generated import (  # noqa: F401 (iter_generated, generated_sha256: API)
     MANIFEST_PATTERN, SHARD_SET_FILES, generated_sha256, is_generated_file, iter_generated, shard_set_manifests)
 from xqg_pyserini.io.hashing import file_sha256
+from xqg_pyserini.io.shard_input import ShardInput
 from xqg_pyserini.provenance import write_provenance
 
 SHARD_FILE = "shard-{index:05d}-of-{count:05d}.jsonl"
@@ -254,19 +255,24 @@ def _exclusive(lock: Path) -> Iterator[None]:
 
 def generate_corpus(corpus_path: str | Path, generator: Generator, langs: Sequence[str], per_lang: int,
                     output_dir: str | Path, shard: tuple[int, int] = (0, 1), batch_size: int = 16, seed: int = 42,
-                    progress: bool = True, overwrite: bool = False) -> dict[str, Any]:
+                    progress: bool = True, overwrite: bool = False, given: ShardInput | None = None) -> dict[str, Any]:
     """Generate ``per_lang`` outputs per passage and language for one shard; returns its manifest.
 
     Rerunning a finished shard with the same settings returns its manifest without work.
+    ``given``: the shard's passages and the corpus's size and hash, already read by the caller
+    (the Ray engine); the same files result as from reading ``corpus_path`` here.
     """
     corpus_path, output_dir = Path(corpus_path), Path(output_dir)
     langs, field = _check_arguments(generator, langs, per_lang, shard, batch_size)
     index, count = shard
-    corpus = read_corpus(corpus_path)
-    positions = shard_range(len(corpus), index, count)
-    passages = [corpus[p] for p in positions]
+    if given is None:
+        corpus = read_corpus(corpus_path)
+        positions = shard_range(len(corpus), index, count)
+        given = ShardInput([corpus[p] for p in positions], len(corpus), file_sha256(corpus_path))
+    positions = shard_range(given.total, index, count)
+    given.check(len(positions), f"shard {index}/{count} of {corpus_path}")
     settings = {"generator": generator.config(), "output": field, "langs": langs, "per_lang": per_lang,
-                "seed": seed, "corpus_sha256": file_sha256(corpus_path), "shard": [index, count]}
+                "seed": seed, "corpus_sha256": given.sha256, "shard": [index, count]}
     created = not check_work_dir(output_dir, markers=SHARD_SET_FILES, what="shard set").exists()
     output_dir.mkdir(parents=True, exist_ok=True)
     run = _ShardRun(output_dir, index, count, settings)
@@ -275,9 +281,9 @@ def generate_corpus(corpus_path: str | Path, generator: Generator, langs: Sequen
     if finished is not None:
         return finished
     try:
-        return _run_shard(run, generator, corpus_path, corpus, positions, batch_size, progress, overwrite)
+        return _run_shard(run, generator, corpus_path, given, positions, batch_size, progress, overwrite)
     except (OSError, OutputError) as err:
-        failure = _write_failure(run, err, len(passages), created)
+        failure = _write_failure(run, err, len(positions), created)
         if failure is None:
             raise
         raise failure from None
@@ -298,11 +304,11 @@ def _write_failure(run: _ShardRun, err: Exception, total: int, created: bool) ->
     return OutputError(f"{reason}; no passage was saved", path=run.dir)
 
 
-def _run_shard(run: _ShardRun, generator: Generator, corpus_path: Path, corpus: Sequence[Passage],
+def _run_shard(run: _ShardRun, generator: Generator, corpus_path: Path, given: ShardInput,
                positions: range, batch_size: int, progress: bool, overwrite: bool) -> dict[str, Any]:
     """Generate (or resume) one shard under its lock, then finalize it; returns its manifest."""
     settings, langs, index, count = run.settings, run.settings["langs"], run.index, run.count
-    passages = [corpus[p] for p in positions]
+    passages = list(given.rows)
     with _exclusive(run.shard.with_name(run.shard.name + ".lock")):
         counts = Counts(langs)
         done = run.resume(passages, langs, overwrite, counts)
@@ -311,7 +317,7 @@ def _run_shard(run: _ShardRun, generator: Generator, corpus_path: Path, corpus: 
             "shard": {"index": index, "count": count, "layout": "contiguous",
                       "corpus_range": [positions.start, positions.stop]},
             "file": run.shard.name, **{k: v for k, v in settings.items() if k != "shard"},
-            "batch_size": batch_size, "corpus": {"path": str(corpus_path.resolve()), "passages": len(corpus)},
+            "batch_size": batch_size, "corpus": {"path": str(corpus_path.resolve()), "passages": given.total},
             "fingerprint": run.fingerprint, "run_fingerprint": run.run_fingerprint,
         }
         write_provenance(run.manifest, {**record, "counts": counts.as_dict()})
@@ -321,7 +327,7 @@ def _run_shard(run: _ShardRun, generator: Generator, corpus_path: Path, corpus: 
         record["status"] = "complete"
         report = getattr(generator, "report", None)
         if callable(report):
-            record["generator_report"] = report({p.docid for p in corpus})
+            record["generator_report"] = report({p.docid for p in iter_passages(corpus_path)})
         write_provenance(run.manifest, {**record, "counts": counts.as_dict()})
         run.partial.unlink()
     return json.loads(run.manifest.read_text(encoding="utf-8"))

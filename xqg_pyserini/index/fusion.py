@@ -25,7 +25,10 @@ for bit the same however the rows are cut into blocks.
 
 from __future__ import annotations
 
+import functools
+import os
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, Sequence
 
@@ -35,7 +38,8 @@ from xqg_pyserini.errors import InputError
 
 FUSIONS = ("sum", "mean")
 UNAUGMENTED = ("keep", "scale")  # what a passage with nothing to fuse becomes: E(p), or (1 - alpha) E(p)
-READ_BYTES = 1 << 20  # bytes of generated vectors read (mapped) per step, added while in cache
+READ_BYTES = 8 << 20  # bytes of generated vectors read (mapped) per step, added while in cache
+REDUCE_THREADS = min(4, os.cpu_count() or 1)  # threads summing a read block's rows (1 MiB or more each)
 ACCUMULATOR_BYTES = 2 << 20  # float64 sums of one passage block (about a core's L2 cache)
 
 
@@ -184,6 +188,33 @@ def accumulate(sums: np.ndarray, targets: np.ndarray, rows: np.ndarray, fresh: n
     fresh targets, numpy's reduction over the rank axis (sequential: ``((g0 + g1) + g2) ...``)
     gives the same bits as adding from 0.0, one pass instead of k.
     """
+    _accumulate(sums, targets, rows, fresh)
+
+
+def _reduce_into(block: np.ndarray, grid: np.ndarray) -> None:
+    """``block += grid.sum(axis=1)`` in float64, the passages split over threads (numpy frees the GIL).
+
+    Each element's additions are the same in any split, so the bits do not depend on the threads.
+    """
+    parts = min(REDUCE_THREADS, max(1, grid.nbytes // (1 << 20)))
+    if parts == 1:
+        block += np.add.reduce(grid, axis=1, dtype=np.float64)
+        return
+    bounds = np.linspace(0, len(grid), parts + 1).astype(int)
+
+    def reduce_part(part: int) -> None:
+        a, b = bounds[part], bounds[part + 1]
+        block[a:b] += np.add.reduce(grid[a:b], axis=1, dtype=np.float64)
+
+    list(_reduce_pool().map(reduce_part, range(parts)))
+
+
+@functools.lru_cache(maxsize=1)
+def _reduce_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=REDUCE_THREADS, thread_name_prefix="xqg-fusion-sum")
+
+
+def _accumulate(sums: np.ndarray, targets: np.ndarray, rows: np.ndarray, fresh: np.ndarray | None) -> None:
     keep = targets >= 0
     if not keep.all():
         targets, rows = targets[keep], rows[keep]
@@ -206,12 +237,17 @@ def accumulate(sums: np.ndarray, targets: np.ndarray, rows: np.ndarray, fresh: n
         grid = rows.reshape(len(first), int(sizes[0]), rows.shape[1])
         block = sums[first[0]:first[-1] + 1]
         if fresh is not None and fresh[first[0]:first[-1] + 1].all():
-            block += np.add.reduce(grid, axis=1, dtype=np.float64)
+            _reduce_into(block, grid)
         else:
             for rank in range(int(sizes[0])):
                 block += grid[:, rank]
         if fresh is not None:
             fresh[first[0]:first[-1] + 1] = False
+        return
+    if order is None and len(first) > 2 and (sizes[1:-1] == sizes[1]).all() and first[-2] - first[1] == len(first) - 3:
+        # A read block cuts its first and last passage's rows: add those two apart, the uniform middle at once.
+        for begin, end in ((0, starts[1]), (starts[1], starts[-1]), (starts[-1], len(sorted_targets))):
+            _accumulate(sums, sorted_targets[begin:end], rows[begin:end], fresh)
         return
     if fresh is not None:
         fresh[first] = False
@@ -349,8 +385,6 @@ def fused_blocks(plan: FusionPlan, read_passages: Callable[[int, int], np.ndarra
         return
     if not plan.in_passage_order:
         step = max(plan.passages, 1)  # rows may name any passage: one block holds all of them
-    from concurrent.futures import ThreadPoolExecutor
-
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="xqg-fusion-read") as pool:
         yield from _fused_steps(plan, read_passages, alpha, fusion, unaugmented, renorm, step, pool)
 
