@@ -140,10 +140,14 @@ def _shard_fingerprint(digest: str, settings: dict[str, Any], shard: tuple[int, 
 
 def up_to_date_shards(input_path: str | Path, kind: str, encoder: Encoder, output: str | Path, count: int,
                       passage_template: str = DEFAULT_PASSAGE_TEMPLATE, chunk_size: int = CHUNK,
-                      generated_field: str = QUERIES_FIELD, dtype: str = "float32") -> list[int]:
-    """The shards ``I`` of ``count`` that :func:`encode_to_store` would report up to date (no model loaded)."""
+                      generated_field: str = QUERIES_FIELD, dtype: str = "float32",
+                      digest: str | None = None) -> list[int]:
+    """The shards ``I`` of ``count`` that :func:`encode_to_store` would report up to date (no model loaded).
+
+    ``digest``: the input's :func:`input_digest`, when the caller has it already.
+    """
     input_path, output = Path(input_path), Path(output)
-    digest = input_digest(input_path, kind)
+    digest = digest or input_digest(input_path, kind)
     settings = _store_settings(kind, encoder, passage_template, generated_field, dtype)
     return [index for index in range(count)
             if _up_to_date(output, (index, count), _shard_fingerprint(digest, settings, (index, count), chunk_size))]

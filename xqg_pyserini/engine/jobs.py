@@ -203,9 +203,10 @@ class EncodeJob:
 
         total = sum(1 for _ in stream())
         encoder = self.load()
+        digest = input_digest(Path(self.input), self.kind)
         current = set(up_to_date_shards(self.input, self.kind, encoder, self.output, count, self.passage_template,
-                                        self._chunk(), self.generated_field, self.dtype))
+                                        self._chunk(), self.generated_field, self.dtype, digest))
         ranges = [shard_rows(total, self._chunk(), (index, count)) for index in range(count)]
         done = [{"shard": [index, count], "status": "skipped", "rows": len(ranges[index]), "dim": encoder.dim}
                 if index in current else None for index in range(count)]
-        return JobPlan(_plans(stream(), ranges, done), total, input_digest(Path(self.input), self.kind))
+        return JobPlan(_plans(stream(), ranges, done), total, digest)

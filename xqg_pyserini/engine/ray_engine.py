@@ -80,12 +80,11 @@ def _read_shard(job: Any, plan: ShardPlan) -> Iterator[Any]:
     import pyarrow as pa
 
     rows = list(job.read_rows(plan.start, plan.stop))
-    columns: dict[str, list[Any]] = {"shard": [plan.index] * len(rows),
-                                     "position": list(range(plan.start, plan.start + len(rows)))}
-    columns.update({name: [row[name] for row in rows] for name in job.COLUMNS})
     if not rows:  # an empty shard still writes its (empty) files: one placeholder row makes it a batch
-        columns = {"shard": [plan.index], "position": [EMPTY_SHARD], **{name: [""] for name in job.COLUMNS}}
-    yield pa.table(columns)
+        yield pa.table({"shard": [plan.index], "position": [EMPTY_SHARD], **{name: [""] for name in job.COLUMNS}})
+        return
+    yield pa.table({"shard": [plan.index] * len(rows), "position": list(range(plan.start, plan.stop)),
+                    **{name: [row[name] for row in rows] for name in job.COLUMNS}})
 
 
 def input_rows(job: Any, pending: list[ShardPlan]) -> Any:

@@ -36,7 +36,7 @@ import json
 import os
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from xqg_pyserini.errors import InputError, OutputError
 from xqg_pyserini.generate.base import OUTPUT_FIELDS, Generator, Request, check_langs, request_seed
@@ -267,8 +267,11 @@ def generate_corpus(corpus_path: str | Path, generator: Generator, langs: Sequen
     index, count = shard
     if given is None:
         corpus = read_corpus(corpus_path)
-        positions = shard_range(len(corpus), index, count)
-        given = ShardInput([corpus[p] for p in positions], len(corpus), file_sha256(corpus_path))
+        given = ShardInput([corpus[p] for p in shard_range(len(corpus), index, count)], len(corpus),
+                           file_sha256(corpus_path))
+        passages_of_corpus: Callable[[], Iterable[Passage]] = lambda: corpus
+    else:  # not read here: only a generator's report needs the whole corpus
+        passages_of_corpus = lambda: iter_passages(corpus_path)
     positions = shard_range(given.total, index, count)
     given.check(len(positions), f"shard {index}/{count} of {corpus_path}")
     settings = {"generator": generator.config(), "output": field, "langs": langs, "per_lang": per_lang,
@@ -281,7 +284,8 @@ def generate_corpus(corpus_path: str | Path, generator: Generator, langs: Sequen
     if finished is not None:
         return finished
     try:
-        return _run_shard(run, generator, corpus_path, given, positions, batch_size, progress, overwrite)
+        return _run_shard(run, generator, corpus_path, given, passages_of_corpus, positions, batch_size, progress,
+                          overwrite)
     except (OSError, OutputError) as err:
         failure = _write_failure(run, err, len(positions), created)
         if failure is None:
@@ -305,7 +309,8 @@ def _write_failure(run: _ShardRun, err: Exception, total: int, created: bool) ->
 
 
 def _run_shard(run: _ShardRun, generator: Generator, corpus_path: Path, given: ShardInput,
-               positions: range, batch_size: int, progress: bool, overwrite: bool) -> dict[str, Any]:
+               passages_of_corpus: Callable[[], Iterable[Passage]], positions: range, batch_size: int, progress: bool,
+               overwrite: bool) -> dict[str, Any]:
     """Generate (or resume) one shard under its lock, then finalize it; returns its manifest."""
     settings, langs, index, count = run.settings, run.settings["langs"], run.index, run.count
     passages = list(given.rows)
@@ -327,7 +332,7 @@ def _run_shard(run: _ShardRun, generator: Generator, corpus_path: Path, given: S
         record["status"] = "complete"
         report = getattr(generator, "report", None)
         if callable(report):
-            record["generator_report"] = report({p.docid for p in iter_passages(corpus_path)})
+            record["generator_report"] = report({p.docid for p in passages_of_corpus()})
         write_provenance(run.manifest, {**record, "counts": counts.as_dict()})
         run.partial.unlink()
     return json.loads(run.manifest.read_text(encoding="utf-8"))
